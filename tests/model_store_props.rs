@@ -10,8 +10,8 @@ use bytes::Bytes;
 use futures::executor::block_on;
 use futures::{FutureExt, StreamExt};
 use kubesim::storage::{
-    EventKind, KeyValue, ListOptions, ModelStore, ModelStoreConfig, Revision, Storage,
-    StorageError, WatchItem, WatchOptions, WatchStream,
+    EventKind, KeyValue, ListOptions, ModelStore, ModelStoreConfig, Revision, Storage, StorageError,
+    WatchItem, WatchOptions, WatchStream,
 };
 use proptest::prelude::*;
 use proptest_state_machine::{prop_state_machine, ReferenceStateMachine, StateMachineTest};
@@ -41,57 +41,21 @@ enum Transition {
     Update(usize, Expect),
     Delete(usize, Option<Expect>),
     Get(usize, i64),
-    List {
-        prefix: usize,
-        limit: usize,
-        after: Option<usize>,
-        back: i64,
-    },
+    List { prefix: usize, limit: usize, after: Option<usize>, back: i64 },
     Compact(i64),
-    Watch {
-        prefix: usize,
-        back: i64,
-    },
+    Watch { prefix: usize, back: i64 },
 }
 
 /// What an operation resolved to against the reference, and what it must answer.
 #[derive(Clone, Debug)]
 enum Step {
-    Create {
-        key: String,
-        value: String,
-        expect: Result<Revision, StorageError>,
-    },
-    Update {
-        key: String,
-        value: String,
-        expected: Revision,
-        expect: Result<Revision, StorageError>,
-    },
-    Delete {
-        key: String,
-        expected: Option<Revision>,
-        expect: Result<Revision, StorageError>,
-    },
-    Get {
-        key: String,
-        at: Option<Revision>,
-        expect: Result<RefKv, StorageError>,
-    },
-    List {
-        prefix: String,
-        options: ListOptions,
-        expect: Result<(Vec<(String, RefKv)>, bool), StorageError>,
-    },
-    Compact {
-        at: Revision,
-        expect: Result<(), StorageError>,
-    },
-    Watch {
-        prefix: String,
-        start: Revision,
-        expect_ok: bool,
-    },
+    Create { key: String, value: String, expect: Result<Revision, StorageError> },
+    Update { key: String, value: String, expected: Revision, expect: Result<Revision, StorageError> },
+    Delete { key: String, expected: Option<Revision>, expect: Result<Revision, StorageError> },
+    Get { key: String, at: Option<Revision>, expect: Result<RefKv, StorageError> },
+    List { prefix: String, options: ListOptions, expect: Result<(Vec<(String, RefKv)>, bool), StorageError> },
+    Compact { at: Revision, expect: Result<(), StorageError> },
+    Watch { prefix: String, start: Revision, expect_ok: bool },
 }
 
 #[derive(Clone, Debug)]
@@ -121,9 +85,9 @@ impl Reference {
         match at {
             None => Ok(self.revision()),
             Some(r) if r <= 0 => Ok(self.revision()),
-            Some(r) if r < self.compact_revision => Err(StorageError::Compacted {
-                compact_revision: self.compact_revision,
-            }),
+            Some(r) if r < self.compact_revision => {
+                Err(StorageError::Compacted { compact_revision: self.compact_revision })
+            }
             Some(r) => Ok(r),
         }
     }
@@ -137,15 +101,7 @@ impl Reference {
                     Some(prev) => (prev.create_revision, prev.version + 1),
                     None => (revision, 1),
                 };
-                next.insert(
-                    key.into(),
-                    RefKv {
-                        value,
-                        create_revision,
-                        mod_revision: revision,
-                        version,
-                    },
-                );
+                next.insert(key.into(), RefKv { value, create_revision, mod_revision: revision, version });
             }
             None => {
                 next.remove(key);
@@ -157,11 +113,7 @@ impl Reference {
 
     fn conflict(&self, key: &str, expected: Revision) -> StorageError {
         let kv = &self.latest()[key];
-        StorageError::Conflict {
-            key: key.into(),
-            expected,
-            current: Box::new(to_kv(key, kv)),
-        }
+        StorageError::Conflict { key: key.into(), expected, current: Box::new(to_kv(key, kv)) }
     }
 }
 
@@ -186,13 +138,8 @@ impl ReferenceStateMachine for ReferenceMachine {
     type Transition = Transition;
 
     fn init_state() -> BoxedStrategy<Reference> {
-        Just(Reference {
-            snapshots: vec![BTreeMap::new()],
-            compact_revision: 0,
-            writes: 0,
-            step: None,
-        })
-        .boxed()
+        Just(Reference { snapshots: vec![BTreeMap::new()], compact_revision: 0, writes: 0, step: None })
+            .boxed()
     }
 
     fn transitions(_state: &Reference) -> BoxedStrategy<Transition> {
@@ -239,12 +186,7 @@ impl ReferenceStateMachine for ReferenceMachine {
                     Some(r) if r != expected => Err(state.conflict(&key, expected)),
                     Some(_) => Ok(state.commit(&key, Some(value.clone()))),
                 };
-                Step::Update {
-                    key,
-                    value,
-                    expected,
-                    expect,
-                }
+                Step::Update { key, value, expected, expect }
             }
             Transition::Delete(k, e) => {
                 let key = KEYS[k].to_string();
@@ -259,29 +201,17 @@ impl ReferenceStateMachine for ReferenceMachine {
                     (Some(r), Some(x)) if r != x => Err(state.conflict(&key, x)),
                     _ => Ok(state.commit(&key, None)),
                 };
-                Step::Delete {
-                    key,
-                    expected,
-                    expect,
-                }
+                Step::Delete { key, expected, expect }
             }
             Transition::Get(k, back) => {
                 let key = KEYS[k].to_string();
                 let at = state.read_at(back);
                 let expect = state.check_read(at).and_then(|r| {
-                    state.snapshots[(r - 1) as usize]
-                        .get(&key)
-                        .cloned()
-                        .ok_or_else(|| not_found(&key))
+                    state.snapshots[(r - 1) as usize].get(&key).cloned().ok_or_else(|| not_found(&key))
                 });
                 Step::Get { key, at, expect }
             }
-            Transition::List {
-                prefix,
-                limit,
-                after,
-                back,
-            } => {
+            Transition::List { prefix, limit, after, back } => {
                 let prefix = PREFIXES[prefix].to_string();
                 let options = ListOptions {
                     limit: (limit > 0).then_some(limit),
@@ -299,18 +229,12 @@ impl ReferenceStateMachine for ReferenceMachine {
                     let more = all.len() > n;
                     (all.into_iter().take(n).collect(), more)
                 });
-                Step::List {
-                    prefix,
-                    options,
-                    expect,
-                }
+                Step::List { prefix, options, expect }
             }
             Transition::Compact(back) => {
                 let at = state.revision() - back;
                 let expect = if at <= state.compact_revision {
-                    Err(StorageError::Compacted {
-                        compact_revision: state.compact_revision,
-                    })
+                    Err(StorageError::Compacted { compact_revision: state.compact_revision })
                 } else {
                     state.compact_revision = at;
                     Ok(())
@@ -318,11 +242,7 @@ impl ReferenceStateMachine for ReferenceMachine {
                 Step::Compact { at, expect }
             }
             Transition::Watch { prefix, back } => {
-                let start = if back < 0 {
-                    state.revision() + 1
-                } else {
-                    (state.revision() - back).max(1)
-                };
+                let start = if back < 0 { state.revision() + 1 } else { (state.revision() - back).max(1) };
                 Step::Watch {
                     prefix: PREFIXES[prefix].to_string(),
                     start,
@@ -357,11 +277,7 @@ fn reference_event(
     for key in before.keys().chain(after.keys()) {
         let (b, a) = (before.get(key), after.get(key));
         if b != a {
-            let kind = if a.is_some() {
-                EventKind::Put
-            } else {
-                EventKind::Delete
-            };
+            let kind = if a.is_some() { EventKind::Put } else { EventKind::Delete };
             return (kind, key.clone(), a.cloned(), b.cloned());
         }
     }
@@ -391,18 +307,9 @@ fn check_watches(system: &mut System, state: &Reference) {
         // only because it did not match the prefix.
         for r in w.next.max(2)..event.revision() {
             let (_, key, _, _) = reference_event(state, r);
-            assert!(
-                !key.starts_with(&w.prefix),
-                "Reliable: watch on {} missed {key} at {r}",
-                w.prefix
-            );
+            assert!(!key.starts_with(&w.prefix), "Reliable: watch on {} missed {key} at {r}", w.prefix);
         }
-        assert!(
-            event.revision() >= w.next,
-            "Ordered/Unique: {} before {}",
-            event.revision(),
-            w.next
-        );
+        assert!(event.revision() >= w.next, "Ordered/Unique: {} before {}", event.revision(), w.next);
         let (kind, key, after, before) = reference_event(state, event.revision());
         assert_eq!(event.kind, kind);
         assert_eq!(&*event.kv.key, key.as_str());
@@ -411,12 +318,7 @@ fn check_watches(system: &mut System, state: &Reference) {
             Some(a) => assert_eq!(event.kv, to_kv(&key, &a)),
             None => assert!(event.kv.value.is_empty() && event.kv.mod_revision == event.revision()),
         }
-        assert_eq!(
-            event.prev_kv,
-            before.map(|b| to_kv(&key, &b)),
-            "prev_kv at {}",
-            event.revision()
-        );
+        assert_eq!(event.prev_kv, before.map(|b| to_kv(&key, &b)), "prev_kv at {}", event.revision());
         w.next = event.revision() + 1;
     });
 }
@@ -429,14 +331,8 @@ impl StateMachineTest for ModelStoreTest {
 
     fn init_test(_: &Reference) -> System {
         // Large bounds: automatic compaction and slow-watcher ends are tested in tests/model_store.rs.
-        let store = ModelStore::new(ModelStoreConfig {
-            watch_queue_max: 10_000,
-            ..Default::default()
-        });
-        System {
-            store,
-            watches: Vec::new(),
-        }
+        let store = ModelStore::new(ModelStoreConfig { watch_queue_max: 10_000, ..Default::default() });
+        System { store, watches: Vec::new() }
     }
 
     fn apply(mut system: System, state: &Reference, _: Transition) -> System {
@@ -445,19 +341,10 @@ impl StateMachineTest for ModelStoreTest {
             Step::Create { key, value, expect } => {
                 assert_eq!(block_on(store.create(&key, value.into())), expect);
             }
-            Step::Update {
-                key,
-                value,
-                expected,
-                expect,
-            } => {
+            Step::Update { key, value, expected, expect } => {
                 assert_eq!(block_on(store.update(&key, value.into(), expected)), expect);
             }
-            Step::Delete {
-                key,
-                expected,
-                expect,
-            } => {
+            Step::Delete { key, expected, expect } => {
                 let got = block_on(store.delete(&key, expected)).map(|d| d.revision);
                 assert_eq!(got, expect);
             }
@@ -465,32 +352,21 @@ impl StateMachineTest for ModelStoreTest {
                 let got = block_on(store.get(&key, at));
                 assert_eq!(got, expect.map(|kv| to_kv(&key, &kv)));
             }
-            Step::List {
-                prefix,
-                options,
-                expect,
-            } => {
+            Step::List { prefix, options, expect } => {
                 let got = block_on(store.list(&prefix, options.clone()));
                 match (got, expect) {
                     (Ok(page), Ok((items, more))) => {
                         let want: Vec<KeyValue> = items.iter().map(|(k, v)| to_kv(k, v)).collect();
                         assert_eq!(page.items, want, "list {prefix} {options:?}");
                         assert_eq!(page.more, more, "more for {prefix} {options:?}");
-                        let at = options
-                            .revision
-                            .filter(|&r| r > 0)
-                            .unwrap_or(state.revision());
+                        let at = options.revision.filter(|&r| r > 0).unwrap_or(state.revision());
                         assert_eq!(page.revision, at);
                     }
                     (got, want) => assert_eq!(got.map(|_| ()), want.map(|_| ())),
                 }
             }
             Step::Compact { at, expect } => assert_eq!(block_on(store.compact(at)), expect),
-            Step::Watch {
-                prefix,
-                start,
-                expect_ok,
-            } => {
+            Step::Watch { prefix, start, expect_ok } => {
                 let options = WatchOptions {
                     prefix: prefix.clone(),
                     start_revision: Some(start),
@@ -500,11 +376,7 @@ impl StateMachineTest for ModelStoreTest {
                 match block_on(store.watch(options)) {
                     Ok(stream) => {
                         assert!(expect_ok, "watch from compacted {start} must fail");
-                        system.watches.push(OpenWatch {
-                            stream,
-                            prefix,
-                            next: start,
-                        });
+                        system.watches.push(OpenWatch { stream, prefix, next: start });
                     }
                     Err(e) => {
                         assert!(!expect_ok, "watch from {start} failed: {e}");
@@ -513,11 +385,7 @@ impl StateMachineTest for ModelStoreTest {
                 }
             }
         }
-        assert_eq!(
-            block_on(store.current_revision()),
-            Ok(state.revision()),
-            "store revision"
-        );
+        assert_eq!(block_on(store.current_revision()), Ok(state.revision()), "store revision");
         check_watches(&mut system, state);
         system
     }

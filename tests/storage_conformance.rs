@@ -20,9 +20,6 @@ async fn etcd_store_conforms() {
     let store = EtcdStore::connect(EtcdStoreConfig::new([etcd.endpoint()]))
         .await
         .unwrap_or_else(|e| panic!("connecting to {}: {e}\n{}", etcd.endpoint(), etcd.log()));
-    eprintln!(
-        "etcd conformance: real etcd at {} (not skipped)",
-        etcd.endpoint()
-    );
+    eprintln!("etcd conformance: real etcd at {} (not skipped)", etcd.endpoint());
     conformance::run(Arc::new(store)).await;
 }

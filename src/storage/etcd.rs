@@ -12,14 +12,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use etcd_client::{
-    Certificate, Client, Compare, CompareOp, ConnectOptions, DeleteOptions, EventType, GetOptions,
-    Identity, TlsOptions, Txn, TxnOp, TxnOpResponse,
+    Certificate, Client, Compare, CompareOp, ConnectOptions, DeleteOptions, EventType, GetOptions, Identity,
+    TlsOptions, Txn, TxnOp, TxnOpResponse,
 };
 use futures::StreamExt;
 
 use super::{
-    DeleteResponse, Event, EventKind, KeyValue, ListOptions, ListResponse, Revision, Storage,
-    StorageError, StorageResult, WatchItem, WatchOptions, WatchStream,
+    DeleteResponse, Event, EventKind, KeyValue, ListOptions, ListResponse, Revision, Storage, StorageError,
+    StorageResult, WatchItem, WatchOptions, WatchStream,
 };
 
 /// TLS material for talking to etcd (kube-apiserver's --etcd-cafile / --etcd-certfile /
@@ -72,15 +72,12 @@ pub struct EtcdStore {
 
 impl std::fmt::Debug for EtcdStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EtcdStore")
-            .field("prefix", &self.prefix)
-            .finish_non_exhaustive()
+        f.debug_struct("EtcdStore").field("prefix", &self.prefix).finish_non_exhaustive()
     }
 }
 
 fn read_file(path: &std::path::Path) -> StorageResult<Vec<u8>> {
-    std::fs::read(path)
-        .map_err(|e| StorageError::Internal(format!("reading {}: {e}", path.display())))
+    std::fs::read(path).map_err(|e| StorageError::Internal(format!("reading {}: {e}", path.display())))
 }
 
 /// The first key after every key that starts with `prefix` (etcd's range end for a prefix).
@@ -100,7 +97,6 @@ impl EtcdStore {
     pub async fn connect(config: EtcdStoreConfig) -> StorageResult<Self> {
         let mut options = ConnectOptions::new()
             .with_connect_timeout(config.connect_timeout)
-            .with_timeout(config.request_timeout)
             .with_keep_alive(Duration::from_secs(10), Duration::from_secs(5));
         if let Some(tls) = &config.tls {
             let mut tls_options = TlsOptions::new();
@@ -109,8 +105,7 @@ impl EtcdStore {
             }
             match (&tls.cert_file, &tls.key_file) {
                 (Some(cert), Some(key)) => {
-                    tls_options =
-                        tls_options.identity(Identity::from_pem(read_file(cert)?, read_file(key)?));
+                    tls_options = tls_options.identity(Identity::from_pem(read_file(cert)?, read_file(key)?));
                 }
                 (None, None) => {}
                 _ => {
@@ -125,10 +120,7 @@ impl EtcdStore {
         let client = tokio::time::timeout(config.connect_timeout, connect)
             .await
             .map_err(|_| {
-                StorageError::Unavailable(format!(
-                    "connecting to etcd {:?} timed out",
-                    config.endpoints
-                ))
+                StorageError::Unavailable(format!("connecting to etcd {:?} timed out", config.endpoints))
             })?
             .map_err(|e| StorageError::Unavailable(format!("connecting to etcd: {e}")))?;
         let store = EtcdStore {
@@ -154,12 +146,10 @@ impl EtcdStore {
     }
 
     fn key_value(&self, kv: &etcd_client::KeyValue) -> StorageResult<KeyValue> {
-        let key = kv
-            .key_str()
-            .map_err(|e| StorageError::Internal(format!("non-UTF-8 key: {e}")))?;
-        let key = key.strip_prefix(&*self.prefix).ok_or_else(|| {
-            StorageError::Internal(format!("key {key:?} outside prefix {:?}", self.prefix))
-        })?;
+        let key = kv.key_str().map_err(|e| StorageError::Internal(format!("non-UTF-8 key: {e}")))?;
+        let key = key
+            .strip_prefix(&*self.prefix)
+            .ok_or_else(|| StorageError::Internal(format!("key {key:?} outside prefix {:?}", self.prefix)))?;
         Ok(KeyValue {
             key: Arc::from(key),
             value: Bytes::copy_from_slice(kv.value()),
@@ -175,10 +165,9 @@ impl EtcdStore {
         request: impl std::future::Future<Output = Result<T, etcd_client::Error>>,
     ) -> StorageResult<T> {
         match tokio::time::timeout(self.request_timeout, request).await {
-            Err(_) => Err(StorageError::Timeout(format!(
-                "no answer from etcd within {:?}",
-                self.request_timeout
-            ))),
+            Err(_) => {
+                Err(StorageError::Timeout(format!("no answer from etcd within {:?}", self.request_timeout)))
+            }
             Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => Err(self.map_error(e).await),
         }
@@ -195,16 +184,11 @@ impl EtcdStore {
         };
         let message = status.message();
         if message.contains("required revision has been compacted") {
-            return StorageError::Compacted {
-                compact_revision: self.probe_compact_revision().await,
-            };
+            return StorageError::Compacted { compact_revision: self.probe_compact_revision().await };
         }
         if message.contains("required revision is a future revision") {
             let current = Box::pin(self.current_revision()).await.unwrap_or(0);
-            return StorageError::FutureRevision {
-                requested: 0,
-                current,
-            };
+            return StorageError::FutureRevision { requested: 0, current };
         }
         if message.contains("timed out") || status.code() == tonic::Code::DeadlineExceeded {
             return StorageError::Timeout(message.to_owned());
@@ -233,20 +217,15 @@ impl EtcdStore {
             }
             None
         };
-        tokio::time::timeout(self.request_timeout, probe)
-            .await
-            .ok()
-            .flatten()
-            .unwrap_or(0)
+        tokio::time::timeout(self.request_timeout, probe).await.ok().flatten().unwrap_or(0)
     }
 
     /// Fills in `requested` on a FutureRevision error.
     fn with_requested(error: StorageError, requested: Option<Revision>) -> StorageError {
         match error {
-            StorageError::FutureRevision { current, .. } => StorageError::FutureRevision {
-                requested: requested.unwrap_or(0),
-                current,
-            },
+            StorageError::FutureRevision { current, .. } => {
+                StorageError::FutureRevision { requested: requested.unwrap_or(0), current }
+            }
             other => other,
         }
     }
@@ -254,12 +233,8 @@ impl EtcdStore {
     /// The current value of `key` from a failed transaction's else-branch `get`.
     fn else_get(&self, response: &etcd_client::TxnResponse) -> StorageResult<Option<KeyValue>> {
         match response.op_responses().first() {
-            Some(TxnOpResponse::Get(get)) => {
-                get.kvs().first().map(|kv| self.key_value(kv)).transpose()
-            }
-            _ => Err(StorageError::Internal(
-                "transaction else-branch returned no get".into(),
-            )),
+            Some(TxnOpResponse::Get(get)) => get.kvs().first().map(|kv| self.key_value(kv)).transpose(),
+            _ => Err(StorageError::Internal("transaction else-branch returned no get".into())),
         }
     }
 
@@ -270,23 +245,17 @@ impl EtcdStore {
         response: &etcd_client::TxnResponse,
     ) -> StorageError {
         match self.else_get(response) {
-            Ok(Some(current)) => StorageError::Conflict {
-                key: key.to_owned(),
-                expected,
-                current: Box::new(current),
-            },
-            Ok(None) => StorageError::NotFound {
-                key: key.to_owned(),
-            },
+            Ok(Some(current)) => {
+                StorageError::Conflict { key: key.to_owned(), expected, current: Box::new(current) }
+            }
+            Ok(None) => StorageError::NotFound { key: key.to_owned() },
             Err(e) => e,
         }
     }
 }
 
 fn header_revision(header: Option<&etcd_client::ResponseHeader>) -> StorageResult<Revision> {
-    header
-        .map(|h| h.revision())
-        .ok_or_else(|| StorageError::Internal("etcd response without header".into()))
+    header.map(|h| h.revision()).ok_or_else(|| StorageError::Internal("etcd response without header".into()))
 }
 
 #[async_trait]
@@ -303,9 +272,7 @@ impl Storage for EtcdStore {
             .map_err(|e| Self::with_requested(e, revision))?;
         match response.kvs().first() {
             Some(found) => self.key_value(found),
-            None => Err(StorageError::NotFound {
-                key: key.to_owned(),
-            }),
+            None => Err(StorageError::NotFound { key: key.to_owned() }),
         }
     }
 
@@ -328,24 +295,13 @@ impl Storage for EtcdStore {
             get = get.with_revision(r);
         }
         let mut kv = self.client.kv_client();
-        let response = self
-            .call(kv.get(start, Some(get)))
-            .await
-            .map_err(|e| Self::with_requested(e, at))?;
-        let items = response
-            .kvs()
-            .iter()
-            .map(|kv| self.key_value(kv))
-            .collect::<StorageResult<_>>()?;
+        let response = self.call(kv.get(start, Some(get))).await.map_err(|e| Self::with_requested(e, at))?;
+        let items = response.kvs().iter().map(|kv| self.key_value(kv)).collect::<StorageResult<_>>()?;
         let revision = match at {
             Some(r) => r,
             None => header_revision(response.header())?,
         };
-        Ok(ListResponse {
-            items,
-            revision,
-            more: response.more(),
-        })
+        Ok(ListResponse { items, revision, more: response.more() })
     }
 
     async fn create(&self, key: &str, value: Bytes) -> StorageResult<Revision> {
@@ -356,20 +312,21 @@ impl Storage for EtcdStore {
         let mut kv = self.client.kv_client();
         let response = self.call(kv.txn(txn)).await?;
         if !response.succeeded() {
-            return Err(StorageError::AlreadyExists {
-                key: key.to_owned(),
-            });
+            return Err(StorageError::AlreadyExists { key: key.to_owned() });
         }
         header_revision(response.header())
     }
 
     async fn update(&self, key: &str, value: Bytes, expected: Revision) -> StorageResult<Revision> {
         let k = self.full_key(key);
+        // A missing key has mod_revision 0, so one compare proves both existence and freshness,
+        // as in kube-apiserver's OptimisticPut. No real key has mod_revision 0.
+        if expected <= 0 {
+            let current = self.get(key, None).await?;
+            return Err(StorageError::Conflict { key: key.to_owned(), expected, current: Box::new(current) });
+        }
         let txn = Txn::new()
-            .when([
-                Compare::version(k.clone(), CompareOp::Greater, 0),
-                Compare::mod_revision(k.clone(), CompareOp::Equal, expected),
-            ])
+            .when([Compare::mod_revision(k.clone(), CompareOp::Equal, expected)])
             .and_then([TxnOp::put(k.clone(), value.to_vec(), None)])
             .or_else([TxnOp::get(k, None)]);
         let mut kv = self.client.kv_client();
@@ -382,16 +339,13 @@ impl Storage for EtcdStore {
 
     async fn delete(&self, key: &str, expected: Option<Revision>) -> StorageResult<DeleteResponse> {
         let k = self.full_key(key);
-        let mut compares = vec![Compare::version(k.clone(), CompareOp::Greater, 0)];
-        if let Some(expected) = expected {
-            compares.push(Compare::mod_revision(k.clone(), CompareOp::Equal, expected));
-        }
+        let compares = match expected {
+            Some(expected) => vec![Compare::mod_revision(k.clone(), CompareOp::Equal, expected)],
+            None => vec![Compare::version(k.clone(), CompareOp::Greater, 0)],
+        };
         let txn = Txn::new()
             .when(compares)
-            .and_then([TxnOp::delete(
-                k.clone(),
-                Some(DeleteOptions::new().with_prev_key()),
-            )])
+            .and_then([TxnOp::delete(k.clone(), Some(DeleteOptions::new().with_prev_key()))])
             .or_else([TxnOp::get(k, None)]);
         let mut kv = self.client.kv_client();
         let response = self.call(kv.txn(txn)).await?;
@@ -403,8 +357,7 @@ impl Storage for EtcdStore {
             Some(TxnOpResponse::Delete(d)) => d.prev_kvs().first().map(|kv| self.key_value(kv)),
             _ => None,
         };
-        let prev =
-            prev.ok_or_else(|| StorageError::Internal("delete without prev_kv".into()))??;
+        let prev = prev.ok_or_else(|| StorageError::Internal("delete without prev_kv".into()))??;
         Ok(DeleteResponse { prev, revision })
     }
 
@@ -422,19 +375,11 @@ impl Storage for EtcdStore {
         }
         let mut client = self.client.watch_client();
         let stream = self.call(client.watch(full_prefix, Some(watch))).await?;
-        let state = EtcdWatch {
-            store: self.clone(),
-            stream,
-            pending: VecDeque::new(),
-            done: false,
-        };
-        Ok(Box::pin(futures::stream::unfold(
-            state,
-            |mut state| async move {
-                let item = state.next().await?;
-                Some((item, state))
-            },
-        )))
+        let state = EtcdWatch { store: self.clone(), stream, pending: VecDeque::new(), done: false };
+        Ok(Box::pin(futures::stream::unfold(state, |mut state| async move {
+            let item = state.next().await?;
+            Some((item, state))
+        })))
     }
 
     async fn compact(&self, revision: Revision) -> StorageResult<()> {
@@ -448,9 +393,7 @@ impl Storage for EtcdStore {
     async fn current_revision(&self) -> StorageResult<Revision> {
         let mut kv = self.client.kv_client();
         let options = GetOptions::new().with_count_only();
-        let response = self
-            .call(kv.get(self.full_key("\0revision"), Some(options)))
-            .await?;
+        let response = self.call(kv.get(self.full_key("\0revision"), Some(options))).await?;
         header_revision(response.header())
     }
 }
@@ -476,9 +419,7 @@ impl EtcdWatch {
             let response = match self.stream.next().await {
                 None => {
                     self.done = true;
-                    return Some(Err(StorageError::Unavailable(
-                        "etcd closed the watch".into(),
-                    )));
+                    return Some(Err(StorageError::Unavailable("etcd closed the watch".into())));
                 }
                 Some(Err(e)) => {
                     self.done = true;
@@ -521,9 +462,7 @@ impl EtcdWatch {
     }
 
     fn event(&self, event: &etcd_client::Event) -> StorageResult<Event> {
-        let kv = event
-            .kv()
-            .ok_or_else(|| StorageError::Internal("watch event without kv".into()))?;
+        let kv = event.kv().ok_or_else(|| StorageError::Internal("watch event without kv".into()))?;
         let kind = match event.event_type() {
             EventType::Put => EventKind::Put,
             EventType::Delete => EventKind::Delete,
@@ -531,10 +470,7 @@ impl EtcdWatch {
         Ok(Event {
             kind,
             kv: self.store.key_value(kv)?,
-            prev_kv: event
-                .prev_kv()
-                .map(|kv| self.store.key_value(kv))
-                .transpose()?,
+            prev_kv: event.prev_kv().map(|kv| self.store.key_value(kv)).transpose()?,
         })
     }
 }

@@ -33,10 +33,7 @@ pub enum OpKind {
 impl OpKind {
     /// Whether the operation writes (and so can time out after committing).
     pub fn is_write(self) -> bool {
-        matches!(
-            self,
-            OpKind::Create | OpKind::Update | OpKind::Delete | OpKind::Compact
-        )
+        matches!(self, OpKind::Create | OpKind::Update | OpKind::Delete | OpKind::Compact)
     }
 }
 
@@ -151,11 +148,7 @@ impl FaultPlan {
     /// compaction) whatever the plan says, so that changing one probability does not shift
     /// every later draw.
     pub(crate) fn decide(&self, op: OpKind, rng: &mut ChaCha8Rng) -> Decision {
-        let latency = self
-            .latency
-            .get(&op)
-            .unwrap_or(&self.latency_default)
-            .sample(rng);
+        let latency = self.latency.get(&op).unwrap_or(&self.latency_default).sample(rng);
         let roll: f64 = rng.random();
         let compaction_roll: f64 = rng.random();
         let p_unavailable = self.unavailable_probability;
@@ -173,14 +166,9 @@ impl FaultPlan {
         } else {
             Outcome::Proceed
         };
-        let force_compaction = op.is_write()
-            && op != OpKind::Compact
-            && compaction_roll < self.forced_compaction_probability;
-        Decision {
-            latency,
-            outcome,
-            force_compaction,
-        }
+        let force_compaction =
+            op.is_write() && op != OpKind::Compact && compaction_roll < self.forced_compaction_probability;
+        Decision { latency, outcome, force_compaction }
     }
 
     /// How long a timed-out operation takes.
@@ -200,10 +188,7 @@ mod tests {
             unavailable_probability: 0.1,
             timeout_before_commit_probability: 0.1,
             timeout_after_commit_probability: 0.1,
-            latency_default: Latency::Uniform {
-                min_ms: 1.0,
-                max_ms: 3.0,
-            },
+            latency_default: Latency::Uniform { min_ms: 1.0, max_ms: 3.0 },
             ..FaultPlan::default()
         };
         let mut rng = ChaCha8Rng::seed_from_u64(7);
@@ -224,10 +209,7 @@ mod tests {
 
     #[test]
     fn exponential_latency_is_capped() {
-        let lat = Latency::Exponential {
-            mean_ms: 50.0,
-            max_ms: 80.0,
-        };
+        let lat = Latency::Exponential { mean_ms: 50.0, max_ms: 80.0 };
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         let max = (0..10_000).map(|_| lat.sample(&mut rng)).max().unwrap();
         assert_eq!(max, Duration::from_millis(80));

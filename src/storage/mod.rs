@@ -27,8 +27,8 @@ pub use error::{StorageError, StorageResult};
 pub use fault::{FaultPlan, Latency, OpKind};
 pub use model::{ModelStore, ModelStoreConfig};
 pub use types::{
-    DeleteResponse, Event, EventKind, KeyValue, ListOptions, ListResponse, Revision, WatchItem,
-    WatchOptions, WatchStream,
+    DeleteResponse, Event, EventKind, KeyValue, ListOptions, ListResponse, Revision, WatchItem, WatchOptions,
+    WatchStream,
 };
 
 #[cfg(not(madsim))]

@@ -61,16 +61,17 @@ impl EtcdServer {
     /// Starts a plain-HTTP etcd. Panics (with the install command) if etcd is missing or does not
     /// come up.
     pub fn start() -> Self {
-        Self::start_with(None)
+        Self::start_with(None, &[])
     }
 
-    /// Starts an etcd, with TLS and client-certificate authentication when `tls` is given.
-    pub fn start_with(tls: Option<&EtcdServerTls>) -> Self {
+    /// Starts an etcd, with TLS and client-certificate authentication when `tls` is given, and
+    /// with `extra_args` appended to its command line.
+    pub fn start_with(tls: Option<&EtcdServerTls>, extra_args: &[&str]) -> Self {
         let bin = etcd_binary().unwrap_or_else(|| panic!("etcd not found: {INSTALL_HINT}"));
         let mut last_error = String::new();
         // A free port can be taken between our probe and etcd's bind: try a few times.
         for _ in 0..3 {
-            match Self::try_start(&bin, tls) {
+            match Self::try_start(&bin, tls, extra_args) {
                 Ok(server) => return server,
                 Err(e) => last_error = e,
             }
@@ -78,7 +79,7 @@ impl EtcdServer {
         panic!("etcd at {} did not start: {last_error}", bin.display());
     }
 
-    fn try_start(bin: &Path, tls: Option<&EtcdServerTls>) -> Result<Self, String> {
+    fn try_start(bin: &Path, tls: Option<&EtcdServerTls>, extra_args: &[&str]) -> Result<Self, String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let (client_port, peer_port) = (free_port(), free_port());
         let scheme = if tls.is_some() { "https" } else { "http" };
@@ -94,11 +95,10 @@ impl EtcdServer {
             .arg(format!("--listen-peer-urls={peer}"))
             .arg(format!("--initial-advertise-peer-urls={peer}"))
             .arg(format!("--initial-cluster=kubesim-test={peer}"))
-            .arg(format!(
-                "--experimental-watch-progress-notify-interval={PROGRESS_NOTIFY_INTERVAL}"
-            ))
+            .arg(format!("--experimental-watch-progress-notify-interval={PROGRESS_NOTIFY_INTERVAL}"))
             .arg("--logger=zap")
             .arg("--log-level=warn")
+            .args(extra_args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
@@ -109,14 +109,8 @@ impl EtcdServer {
                 .arg(format!("--trusted-ca-file={}", tls.ca_file.display()))
                 .arg("--client-cert-auth");
         }
-        let child = command
-            .spawn()
-            .map_err(|e| format!("spawning {}: {e}", bin.display()))?;
-        let mut server = EtcdServer {
-            child,
-            endpoint,
-            dir,
-        };
+        let child = command.spawn().map_err(|e| format!("spawning {}: {e}", bin.display()))?;
+        let mut server = EtcdServer { child, endpoint, dir };
         server.wait_ready(client_port)?;
         Ok(server)
     }
@@ -134,10 +128,7 @@ impl EtcdServer {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        Err(format!(
-            "no answer within {START_TIMEOUT:?}; log:\n{}",
-            self.log()
-        ))
+        Err(format!("no answer within {START_TIMEOUT:?}; log:\n{}", self.log()))
     }
 
     /// The client endpoint, e.g. `http://127.0.0.1:40123`.

@@ -2,6 +2,4 @@
 
 mod etcd_server;
 
-pub use etcd_server::{
-    etcd_binary, EtcdServer, EtcdServerTls, INSTALL_HINT, PROGRESS_NOTIFY_INTERVAL,
-};
+pub use etcd_server::{etcd_binary, EtcdServer, EtcdServerTls, INSTALL_HINT, PROGRESS_NOTIFY_INTERVAL};

@@ -11,12 +11,8 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
 /// The flags that turn a build into a simulation build; the same as the `sim` aliases.
-const SIM_CONFIG: [&str; 4] = [
-    "--config",
-    "build.rustflags=['--cfg','madsim']",
-    "--config",
-    "build.target-dir='target/sim'",
-];
+const SIM_CONFIG: [&str; 4] =
+    ["--config", "build.rustflags=['--cfg','madsim']", "--config", "build.target-dir='target/sim'"];
 
 /// Debian packages the tests need, by the binary each provides.
 const TOOLS: [(&str, &str); 2] = [("etcd", "etcd-server"), ("protoc", "protobuf-compiler")];
@@ -45,10 +41,7 @@ fn main() -> ExitCode {
 /// build.rustflags and would silently give a non-simulation build that runs no simulation test.
 fn cargo(args: &[&str]) -> Command {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    command
-        .args(args)
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS");
+    command.args(args).env_remove("RUSTFLAGS").env_remove("CARGO_ENCODED_RUSTFLAGS");
     command
 }
 
@@ -66,9 +59,7 @@ fn is_root() -> bool {
 }
 
 fn run(command: &mut Command) -> Result<(), String> {
-    let status = command
-        .status()
-        .map_err(|e| format!("running {command:?}: {e}"))?;
+    let status = command.status().map_err(|e| format!("running {command:?}: {e}"))?;
     if status.success() {
         Ok(())
     } else {
@@ -78,20 +69,14 @@ fn run(command: &mut Command) -> Result<(), String> {
 
 /// Installs the missing Debian packages when root; otherwise fails with the exact command.
 fn ensure_tools() -> Result<(), String> {
-    let missing: Vec<&str> = TOOLS
-        .iter()
-        .filter(|(bin, _)| !on_path(bin))
-        .map(|(_, package)| *package)
-        .collect();
+    let missing: Vec<&str> =
+        TOOLS.iter().filter(|(bin, _)| !on_path(bin)).map(|(_, package)| *package).collect();
     if missing.is_empty() {
         return Ok(());
     }
     let install = format!("apt-get install -y {}", missing.join(" "));
     if !is_root() {
-        return Err(format!(
-            "missing {}: run `sudo apt-get update && sudo {install}`",
-            missing.join(", ")
-        ));
+        return Err(format!("missing {}: run `sudo apt-get update && sudo {install}`", missing.join(", ")));
     }
     eprintln!("xtask: installing {}", missing.join(", "));
     run(Command::new("apt-get").args(["update", "-q"]))?;
@@ -101,9 +86,7 @@ fn ensure_tools() -> Result<(), String> {
         .env("DEBIAN_FRONTEND", "noninteractive"))?;
     for (bin, package) in TOOLS {
         if !on_path(bin) {
-            return Err(format!(
-                "{package} installed but `{bin}` is still not on PATH"
-            ));
+            return Err(format!("{package} installed but `{bin}` is still not on PATH"));
         }
     }
     Ok(())
@@ -111,22 +94,8 @@ fn ensure_tools() -> Result<(), String> {
 
 fn lint() -> Result<(), String> {
     run(&mut cargo(&["fmt", "--all", "--check"]))?;
-    run(&mut cargo(&[
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--",
-        "-D",
-        "warnings",
-    ]))?;
-    let mut sim = vec![
-        "clippy",
-        "-p",
-        "kubesim",
-        "-p",
-        "kubesim-sim",
-        "--all-targets",
-    ];
+    run(&mut cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    let mut sim = vec!["clippy", "-p", "kubesim", "-p", "kubesim-sim", "--all-targets"];
     sim.extend(SIM_CONFIG);
     sim.extend(["--", "-D", "warnings"]);
     run(&mut cargo(&sim))
@@ -187,21 +156,10 @@ fn test() -> Result<(), String> {
     ensure_tools()?;
     lint()?;
 
-    let real_args = [
-        "test",
-        "--workspace",
-        "--exclude",
-        "xtask",
-        "--no-fail-fast",
-    ];
-    let mut sim_args = vec![
-        "test",
-        "-p",
-        "kubesim",
-        "-p",
-        "kubesim-sim",
-        "--no-fail-fast",
-    ];
+    let real_args = ["test", "--workspace", "--exclude", "xtask", "--no-fail-fast"];
+    // Doctests are real-mode only: rustdoc does not build under the simulation cfg.
+    let mut sim_args =
+        vec!["test", "-p", "kubesim", "-p", "kubesim-sim", "--lib", "--bins", "--tests", "--no-fail-fast"];
     sim_args.extend(SIM_CONFIG);
 
     let mut results = Vec::new();
@@ -209,29 +167,16 @@ fn test() -> Result<(), String> {
         let suite_started = Instant::now();
         let (tally, ok) = suite(args)?;
         let ok = ok && tally.failed == 0 && tally.binaries > 0;
-        eprintln!(
-            "xtask: {name} suite took {:.1} s",
-            suite_started.elapsed().as_secs_f64()
-        );
+        eprintln!("xtask: {name} suite took {:.1} s", suite_started.elapsed().as_secs_f64());
         results.push((name, tally, ok));
     }
 
     println!();
-    println!(
-        "xtask: all suites took {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
+    println!("xtask: all suites took {:.1} s", started.elapsed().as_secs_f64());
     for (name, tally, _) in &results {
-        println!(
-            "{name}: {} passed, {} failed, {} skipped",
-            tally.passed, tally.failed, tally.ignored
-        );
+        println!("{name}: {} passed, {} failed, {} skipped", tally.passed, tally.failed, tally.ignored);
     }
-    let failed: Vec<&str> = results
-        .iter()
-        .filter(|(_, _, ok)| !ok)
-        .map(|(n, _, _)| *n)
-        .collect();
+    let failed: Vec<&str> = results.iter().filter(|(_, _, ok)| !ok).map(|(n, _, _)| *n).collect();
     if failed.is_empty() {
         Ok(())
     } else {

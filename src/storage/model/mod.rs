@@ -26,8 +26,8 @@ use self::mvcc::Mvcc;
 use self::watcher::Watchers;
 use super::fault::{Decision, Outcome};
 use super::{
-    DeleteResponse, FaultPlan, KeyValue, ListOptions, ListResponse, OpKind, Revision, Storage,
-    StorageError, StorageResult, WatchItem, WatchOptions, WatchStream,
+    DeleteResponse, FaultPlan, KeyValue, ListOptions, ListResponse, OpKind, Revision, Storage, StorageError,
+    StorageResult, WatchItem, WatchOptions, WatchStream,
 };
 
 /// Configuration of a [`ModelStore`]. Every limit is named here with its default.
@@ -89,9 +89,7 @@ impl Default for ModelStore {
 
 impl std::fmt::Debug for ModelStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ModelStore")
-            .field("config", &self.shared.config)
-            .finish_non_exhaustive()
+        f.debug_struct("ModelStore").field("config", &self.shared.config).finish_non_exhaustive()
     }
 }
 
@@ -100,15 +98,9 @@ const CRASHED: &str = "store is down (crashed)";
 impl ModelStore {
     /// An empty store at revision 1.
     pub fn new(config: ModelStoreConfig) -> Self {
-        let inner = Inner {
-            mvcc: Mvcc::default(),
-            watchers: Watchers::new(config.watch_queue_max),
-            crashed: false,
-        };
-        let faults = Faults {
-            plan: None,
-            rng: ChaCha8Rng::seed_from_u64(config.seed),
-        };
+        let inner =
+            Inner { mvcc: Mvcc::default(), watchers: Watchers::new(config.watch_queue_max), crashed: false };
+        let faults = Faults { plan: None, rng: ChaCha8Rng::seed_from_u64(config.seed) };
         ModelStore {
             shared: Arc::new(Shared {
                 config,
@@ -146,9 +138,7 @@ impl ModelStore {
     pub fn crash(&self) {
         let mut inner = self.shared.inner.lock();
         inner.crashed = true;
-        inner
-            .watchers
-            .end_all(StorageError::Unavailable(CRASHED.into()));
+        inner.watchers.end_all(StorageError::Unavailable(CRASHED.into()));
     }
 
     /// Brings a crashed store back with the state it had.
@@ -167,10 +157,7 @@ impl ModelStore {
         let mut inner = self.shared.inner.lock();
         let target = inner.mvcc.revision() - keep.max(0);
         (target > inner.mvcc.compact_revision()).then(|| {
-            inner
-                .mvcc
-                .compact(target)
-                .expect("target is inside the history window");
+            inner.mvcc.compact(target).expect("target is inside the history window");
             target
         })
     }
@@ -207,11 +194,7 @@ impl ModelStore {
         let mut faults = self.shared.faults.lock();
         let Faults { plan, rng } = &mut *faults;
         let plan = plan.as_ref()?;
-        Some((
-            plan.decide(op, rng),
-            plan.timeout(),
-            plan.forced_compaction_keep,
-        ))
+        Some((plan.decide(op, rng), plan.timeout(), plan.forced_compaction_keep))
     }
 
     /// Runs `f` under the store lock, unless the store is down; then compacts if history is over
@@ -226,20 +209,13 @@ impl ModelStore {
         // Compact in chunks of max/8 so that the cost is amortised over many writes.
         if inner.mvcc.history_len() > max + max / 8 {
             let target = inner.mvcc.revision() + 1 - max as i64;
-            inner
-                .mvcc
-                .compact(target)
-                .expect("target is inside the history window");
+            inner.mvcc.compact(target).expect("target is inside the history window");
         }
         result
     }
 
     /// One operation through the fault plan: latency, then its fate, then the work.
-    async fn run<T>(
-        &self,
-        op: OpKind,
-        f: impl FnOnce(&mut Inner) -> StorageResult<T>,
-    ) -> StorageResult<T> {
+    async fn run<T>(&self, op: OpKind, f: impl FnOnce(&mut Inner) -> StorageResult<T>) -> StorageResult<T> {
         let Some((decision, timeout, keep)) = self.decide(op) else {
             return self.apply(f);
         };
@@ -249,22 +225,16 @@ impl ModelStore {
         match decision.outcome {
             Outcome::Proceed => {}
             Outcome::Unavailable => {
-                return Err(StorageError::Unavailable(
-                    "injected: store unavailable".into(),
-                ));
+                return Err(StorageError::Unavailable("injected: store unavailable".into()));
             }
             Outcome::TimeoutBeforeCommit => {
                 tokio::time::sleep(timeout).await;
-                return Err(StorageError::Timeout(
-                    "injected: timed out before commit".into(),
-                ));
+                return Err(StorageError::Timeout("injected: timed out before commit".into()));
             }
             Outcome::TimeoutAfterCommit => {
                 let _committed = self.apply(f);
                 tokio::time::sleep(timeout).await;
-                return Err(StorageError::Timeout(
-                    "injected: timed out after commit".into(),
-                ));
+                return Err(StorageError::Timeout("injected: timed out after commit".into()));
             }
         }
         let result = self.apply(f);
@@ -300,39 +270,29 @@ fn write<T>(
 #[async_trait]
 impl Storage for ModelStore {
     async fn get(&self, key: &str, revision: Option<Revision>) -> StorageResult<KeyValue> {
-        self.run(OpKind::Get, |inner| inner.mvcc.get(key, revision))
-            .await
+        self.run(OpKind::Get, |inner| inner.mvcc.get(key, revision)).await
     }
 
     async fn list(&self, prefix: &str, options: ListOptions) -> StorageResult<ListResponse> {
-        self.run(OpKind::List, |inner| inner.mvcc.list(prefix, &options))
-            .await
+        self.run(OpKind::List, |inner| inner.mvcc.list(prefix, &options)).await
     }
 
     async fn create(&self, key: &str, value: Bytes) -> StorageResult<Revision> {
         self.run(OpKind::Create, |inner| {
-            write(inner, |m| {
-                m.create(key, value).map(|e| (e.clone(), e.revision()))
-            })
+            write(inner, |m| m.create(key, value).map(|e| (e.clone(), e.revision())))
         })
         .await
     }
 
     async fn update(&self, key: &str, value: Bytes, expected: Revision) -> StorageResult<Revision> {
         self.run(OpKind::Update, |inner| {
-            write(inner, |m| {
-                m.update(key, value, expected)
-                    .map(|e| (e.clone(), e.revision()))
-            })
+            write(inner, |m| m.update(key, value, expected).map(|e| (e.clone(), e.revision())))
         })
         .await
     }
 
     async fn delete(&self, key: &str, expected: Option<Revision>) -> StorageResult<DeleteResponse> {
-        self.run(OpKind::Delete, |inner| {
-            write(inner, |m| m.delete(key, expected))
-        })
-        .await
+        self.run(OpKind::Delete, |inner| write(inner, |m| m.delete(key, expected))).await
     }
 
     async fn watch(&self, options: WatchOptions) -> StorageResult<WatchStream> {
@@ -342,9 +302,7 @@ impl Storage for ModelStore {
                 let start = options.start_revision.filter(|&r| r > 0).unwrap_or(next);
                 let compact = inner.mvcc.compact_revision();
                 if start < compact {
-                    return Err(StorageError::Compacted {
-                        compact_revision: compact,
-                    });
+                    return Err(StorageError::Compacted { compact_revision: compact });
                 }
                 Ok(inner.watchers.register(options.prefix.clone(), start))
             })
@@ -353,28 +311,21 @@ impl Storage for ModelStore {
             store: self.clone(),
             id,
             prev_kv: options.prev_kv,
-            progress: options
-                .progress_notify
-                .then_some(self.shared.config.progress_interval),
+            progress: options.progress_notify.then_some(self.shared.config.progress_interval),
             done: false,
         };
-        Ok(Box::pin(futures::stream::unfold(
-            state,
-            |mut state| async move {
-                let item = state.next().await?;
-                Some((item, state))
-            },
-        )))
+        Ok(Box::pin(futures::stream::unfold(state, |mut state| async move {
+            let item = state.next().await?;
+            Some((item, state))
+        })))
     }
 
     async fn compact(&self, revision: Revision) -> StorageResult<()> {
-        self.run(OpKind::Compact, |inner| inner.mvcc.compact(revision))
-            .await
+        self.run(OpKind::Compact, |inner| inner.mvcc.compact(revision)).await
     }
 
     async fn current_revision(&self) -> StorageResult<Revision> {
-        self.run(OpKind::CurrentRevision, |inner| Ok(inner.mvcc.revision()))
-            .await
+        self.run(OpKind::CurrentRevision, |inner| Ok(inner.mvcc.revision())).await
     }
 }
 
@@ -394,10 +345,7 @@ impl Drop for WatchState {
 }
 
 impl WatchState {
-    fn poll_event(
-        &self,
-        cx: &mut std::task::Context<'_>,
-    ) -> Poll<Option<StorageResult<super::Event>>> {
+    fn poll_event(&self, cx: &mut std::task::Context<'_>) -> Poll<Option<StorageResult<super::Event>>> {
         let mut inner = self.store.shared.inner.lock();
         let Inner { mvcc, watchers, .. } = &mut *inner;
         watchers.poll_next(self.id, mvcc, cx)
@@ -436,9 +384,7 @@ impl WatchState {
         if let Some((delay, broken)) = self.store.delivery_fault() {
             if broken {
                 self.done = true;
-                return Some(Err(StorageError::Unavailable(
-                    "injected: watch stream broken".into(),
-                )));
+                return Some(Err(StorageError::Unavailable("injected: watch stream broken".into())));
             }
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;

@@ -37,13 +37,7 @@ pub(crate) struct Mvcc {
 
 impl Default for Mvcc {
     fn default() -> Self {
-        Mvcc {
-            revision: 1,
-            compact_revision: 0,
-            keys: BTreeMap::new(),
-            log: VecDeque::new(),
-            log_first: 2,
-        }
+        Mvcc { revision: 1, compact_revision: 0, keys: BTreeMap::new(), log: VecDeque::new(), log_first: 2 }
     }
 }
 
@@ -63,10 +57,7 @@ impl Mvcc {
 
     /// Number of live keys (for tests and reports; O(keys)).
     pub fn live_keys(&self) -> usize {
-        self.keys
-            .values()
-            .filter(|v| v.last().is_some_and(|v| v.value.is_some()))
-            .count()
+        self.keys.values().filter(|v| v.last().is_some_and(|v| v.value.is_some())).count()
     }
 
     /// Resolves an optional read revision, checking it against the readable window.
@@ -74,13 +65,12 @@ impl Mvcc {
         match revision {
             None => Ok(self.revision),
             Some(r) if r <= 0 => Ok(self.revision),
-            Some(r) if r > self.revision => Err(StorageError::FutureRevision {
-                requested: r,
-                current: self.revision,
-            }),
-            Some(r) if r < self.compact_revision => Err(StorageError::Compacted {
-                compact_revision: self.compact_revision,
-            }),
+            Some(r) if r > self.revision => {
+                Err(StorageError::FutureRevision { requested: r, current: self.revision })
+            }
+            Some(r) if r < self.compact_revision => {
+                Err(StorageError::Compacted { compact_revision: self.compact_revision })
+            }
             Some(r) => Ok(r),
         }
     }
@@ -98,13 +88,7 @@ impl Mvcc {
     /// The key's value as of `at`, if it existed then.
     fn value_at(key: &Arc<str>, versions: &[Version], at: Revision) -> Option<KeyValue> {
         let idx = versions.partition_point(|v| v.mod_revision <= at);
-        idx.checked_sub(1)
-            .and_then(|i| Self::key_value(key, &versions[i]))
-    }
-
-    fn latest(&self, key: &str) -> Option<KeyValue> {
-        let (k, versions) = self.keys.get_key_value(key)?;
-        versions.last().and_then(|v| Self::key_value(k, v))
+        idx.checked_sub(1).and_then(|i| Self::key_value(key, &versions[i]))
     }
 
     pub fn get(&self, key: &str, revision: Option<Revision>) -> StorageResult<KeyValue> {
@@ -113,9 +97,7 @@ impl Mvcc {
             Some((k, versions)) => Self::value_at(k, versions, at),
             None => None,
         };
-        found.ok_or_else(|| StorageError::NotFound {
-            key: key.to_owned(),
-        })
+        found.ok_or_else(|| StorageError::NotFound { key: key.to_owned() })
     }
 
     pub fn list(&self, prefix: &str, options: &ListOptions) -> StorageResult<ListResponse> {
@@ -145,86 +127,80 @@ impl Mvcc {
                 items.push(kv);
             }
         }
-        Ok(ListResponse {
-            items,
-            revision: at,
-            more,
-        })
+        Ok(ListResponse { items, revision: at, more })
     }
 
-    /// Commits one write at the next revision and returns its event (with the previous value).
-    fn commit(&mut self, key: &str, value: Option<Bytes>) -> Event {
+    /// Commits one write to `key` at the next revision (`value: None` deletes) and returns its
+    /// event, with the previous value. `check` sees the live value first and may refuse the write,
+    /// in which case nothing changes. One map lookup for an existing key.
+    fn write(
+        &mut self,
+        key: &str,
+        value: Option<Bytes>,
+        check: impl FnOnce(Option<&KeyValue>) -> StorageResult<()>,
+    ) -> StorageResult<Event> {
         let revision = self.revision + 1;
-        let prev_kv = self.latest(key);
-        let key: Arc<str> = match self.keys.get_key_value(key) {
-            Some((k, _)) => k.clone(),
-            None => Arc::from(key),
+        let found = self.keys.range_mut::<str, _>((Bound::Included(key), Bound::Included(key))).next();
+        let event = match found {
+            Some((k, versions)) => {
+                let prev_kv = versions.last().and_then(|v| Self::key_value(k, v));
+                check(prev_kv.as_ref())?;
+                let version = Self::next_version(value, prev_kv.as_ref(), revision);
+                let event = Self::event(k.clone(), &version, prev_kv);
+                versions.push(version);
+                event
+            }
+            None => {
+                check(None)?;
+                let k: Arc<str> = Arc::from(key);
+                let version = Self::next_version(value, None, revision);
+                let event = Self::event(k.clone(), &version, None);
+                self.keys.insert(k, vec![version]);
+                event
+            }
         };
-        let (kind, version) = match (&value, &prev_kv) {
-            (Some(_), Some(prev)) => (
-                EventKind::Put,
-                Version {
-                    mod_revision: revision,
-                    create_revision: prev.create_revision,
-                    version: prev.version + 1,
-                    value,
-                },
-            ),
-            (Some(_), None) => (
-                EventKind::Put,
-                Version {
-                    mod_revision: revision,
-                    create_revision: revision,
-                    version: 1,
-                    value,
-                },
-            ),
-            (None, _) => (
-                EventKind::Delete,
-                Version {
-                    mod_revision: revision,
-                    create_revision: 0,
-                    version: 0,
-                    value: None,
-                },
-            ),
-        };
-        let kv = KeyValue {
-            key: key.clone(),
-            value: version.value.clone().unwrap_or_default(),
-            create_revision: version.create_revision,
-            mod_revision: revision,
-            version: version.version,
-        };
-        self.keys.entry(key).or_default().push(version);
         self.revision = revision;
-        let event = Event { kind, kv, prev_kv };
         debug_assert_eq!(self.log_first + self.log.len() as i64, revision);
         self.log.push_back(event.clone());
-        event
+        Ok(event)
+    }
+
+    fn next_version(value: Option<Bytes>, prev: Option<&KeyValue>, revision: Revision) -> Version {
+        match (value, prev) {
+            (Some(value), Some(prev)) => Version {
+                mod_revision: revision,
+                create_revision: prev.create_revision,
+                version: prev.version + 1,
+                value: Some(value),
+            },
+            (Some(value), None) => {
+                Version { mod_revision: revision, create_revision: revision, version: 1, value: Some(value) }
+            }
+            (None, _) => Version { mod_revision: revision, create_revision: 0, version: 0, value: None },
+        }
+    }
+
+    fn event(key: Arc<str>, version: &Version, prev_kv: Option<KeyValue>) -> Event {
+        let kind = if version.value.is_some() { EventKind::Put } else { EventKind::Delete };
+        let kv = KeyValue {
+            key,
+            value: version.value.clone().unwrap_or_default(),
+            create_revision: version.create_revision,
+            mod_revision: version.mod_revision,
+            version: version.version,
+        };
+        Event { kind, kv, prev_kv }
     }
 
     pub fn create(&mut self, key: &str, value: Bytes) -> StorageResult<Event> {
-        if self.latest(key).is_some() {
-            return Err(StorageError::AlreadyExists {
-                key: key.to_owned(),
-            });
-        }
-        Ok(self.commit(key, Some(value)))
+        self.write(key, Some(value), |current| match current {
+            Some(_) => Err(StorageError::AlreadyExists { key: key.to_owned() }),
+            None => Ok(()),
+        })
     }
 
     pub fn update(&mut self, key: &str, value: Bytes, expected: Revision) -> StorageResult<Event> {
-        let current = self.latest(key).ok_or_else(|| StorageError::NotFound {
-            key: key.to_owned(),
-        })?;
-        if current.mod_revision != expected {
-            return Err(StorageError::Conflict {
-                key: key.to_owned(),
-                expected,
-                current: Box::new(current),
-            });
-        }
-        Ok(self.commit(key, Some(value)))
+        self.write(key, Some(value), |current| Self::precondition(key, current, Some(expected)))
     }
 
     pub fn delete(
@@ -232,38 +208,32 @@ impl Mvcc {
         key: &str,
         expected: Option<Revision>,
     ) -> StorageResult<(Event, DeleteResponse)> {
-        let current = self.latest(key).ok_or_else(|| StorageError::NotFound {
-            key: key.to_owned(),
-        })?;
-        if let Some(expected) = expected {
-            if current.mod_revision != expected {
-                return Err(StorageError::Conflict {
-                    key: key.to_owned(),
-                    expected,
-                    current: Box::new(current),
-                });
-            }
-        }
-        let event = self.commit(key, None);
-        let response = DeleteResponse {
-            prev: current,
-            revision: event.revision(),
-        };
+        let event = self.write(key, None, |current| Self::precondition(key, current, expected))?;
+        let prev = event.prev_kv.clone().expect("a delete only commits over a live key");
+        let response = DeleteResponse { prev, revision: event.revision() };
         Ok((event, response))
+    }
+
+    /// The key must exist and, when `expected` is given, carry that mod_revision.
+    fn precondition(key: &str, current: Option<&KeyValue>, expected: Option<Revision>) -> StorageResult<()> {
+        let current = current.ok_or_else(|| StorageError::NotFound { key: key.to_owned() })?;
+        match expected {
+            Some(expected) if current.mod_revision != expected => Err(StorageError::Conflict {
+                key: key.to_owned(),
+                expected,
+                current: Box::new(current.clone()),
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// Discards history below `revision`, in O(events discarded).
     pub fn compact(&mut self, revision: Revision) -> StorageResult<()> {
         if revision > self.revision {
-            return Err(StorageError::FutureRevision {
-                requested: revision,
-                current: self.revision,
-            });
+            return Err(StorageError::FutureRevision { requested: revision, current: self.revision });
         }
         if revision <= self.compact_revision {
-            return Err(StorageError::Compacted {
-                compact_revision: self.compact_revision,
-            });
+            return Err(StorageError::Compacted { compact_revision: self.compact_revision });
         }
         let mut touched = BTreeSet::new();
         while self.log_first < revision {
@@ -303,9 +273,7 @@ impl Mvcc {
         max: usize,
     ) -> StorageResult<(Vec<Event>, Revision)> {
         if from < self.compact_revision {
-            return Err(StorageError::Compacted {
-                compact_revision: self.compact_revision,
-            });
+            return Err(StorageError::Compacted { compact_revision: self.compact_revision });
         }
         let mut next = from.max(self.log_first);
         let mut out = Vec::new();
@@ -333,34 +301,17 @@ mod tests {
         let mut m = Mvcc::default();
         assert_eq!(m.revision(), 1);
         assert_eq!(m.create("/a", b("1")).unwrap().revision(), 2);
-        assert!(matches!(
-            m.create("/a", b("x")),
-            Err(StorageError::AlreadyExists { .. })
-        ));
-        assert_eq!(
-            m.revision(),
-            2,
-            "a failed transaction does not bump the revision"
-        );
+        assert!(matches!(m.create("/a", b("x")), Err(StorageError::AlreadyExists { .. })));
+        assert_eq!(m.revision(), 2, "a failed transaction does not bump the revision");
         let e = m.update("/a", b("2"), 2).unwrap();
-        assert_eq!(
-            (e.kv.create_revision, e.kv.mod_revision, e.kv.version),
-            (2, 3, 2)
-        );
+        assert_eq!((e.kv.create_revision, e.kv.mod_revision, e.kv.version), (2, 3, 2));
         assert_eq!(e.prev_kv.unwrap().value, b("1"));
         let (_, del) = m.delete("/a", Some(3)).unwrap();
         assert_eq!(del.revision, 4);
         let e = m.create("/a", b("3")).unwrap();
-        assert_eq!(
-            (e.kv.create_revision, e.kv.version),
-            (5, 1),
-            "a new incarnation"
-        );
+        assert_eq!((e.kv.create_revision, e.kv.version), (5, 1), "a new incarnation");
         assert_eq!(m.get("/a", Some(3)).unwrap().value, b("2"));
-        assert!(matches!(
-            m.get("/a", Some(4)),
-            Err(StorageError::NotFound { .. })
-        ));
+        assert!(matches!(m.get("/a", Some(4)), Err(StorageError::NotFound { .. })));
     }
 
     #[test]
@@ -373,24 +324,13 @@ mod tests {
         m.create("/c", b("1")).unwrap(); // 6
         m.compact(5).unwrap();
         assert_eq!(m.get("/a", Some(5)).unwrap().value, b("2"));
-        assert!(matches!(
-            m.get("/a", Some(4)),
-            Err(StorageError::Compacted {
-                compact_revision: 5
-            })
-        ));
-        assert!(
-            !m.keys.contains_key("/b"),
-            "a compacted tombstone is forgotten"
-        );
+        assert!(matches!(m.get("/a", Some(4)), Err(StorageError::Compacted { compact_revision: 5 })));
+        assert!(!m.keys.contains_key("/b"), "a compacted tombstone is forgotten");
         assert_eq!(m.keys["/a"].len(), 1);
         assert_eq!(m.list("/", &ListOptions::default()).unwrap().items.len(), 2);
         let (events, next) = m.events_from(5, "/", 10).unwrap();
         assert_eq!(events.len(), 2);
         assert_eq!(next, 7);
-        assert!(matches!(
-            m.events_from(4, "/", 10),
-            Err(StorageError::Compacted { .. })
-        ));
+        assert!(matches!(m.events_from(4, "/", 10), Err(StorageError::Compacted { .. })));
     }
 }

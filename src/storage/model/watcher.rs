@@ -44,11 +44,7 @@ pub(crate) struct Watchers {
 
 impl Watchers {
     pub fn new(queue_max: usize) -> Self {
-        Watchers {
-            map: BTreeMap::new(),
-            next_id: 0,
-            queue_max: queue_max.max(1),
-        }
+        Watchers { map: BTreeMap::new(), next_id: 0, queue_max: queue_max.max(1) }
     }
 
     pub fn len(&self) -> usize {
@@ -90,9 +86,7 @@ impl Watchers {
                 continue;
             }
             if w.queue.len() >= queue_max {
-                w.ended = Some(StorageError::WatcherTooSlow {
-                    queue_limit: queue_max,
-                });
+                w.ended = Some(StorageError::WatcherTooSlow { queue_limit: queue_max });
             } else {
                 w.queue.push_back(event.clone());
             }
@@ -151,7 +145,6 @@ impl Watchers {
     /// The revision up to which watcher `id` has been told everything, if it is idle and in sync.
     pub fn progress(&self, id: u64, mvcc: &Mvcc) -> Option<Revision> {
         let w = self.map.get(&id)?;
-        (w.synced && w.queue.is_empty() && w.ended.is_none() && !w.finished)
-            .then(|| mvcc.revision())
+        (w.synced && w.queue.is_empty() && w.ended.is_none() && !w.finished).then(|| mvcc.revision())
     }
 }
