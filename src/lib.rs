@@ -1,8 +1,15 @@
 //! kubesim: a Kubernetes-compatible API server core that runs for real (tokio, hyper, rustls, etcd)
 //! and under the deterministic simulator madsim (`--cfg madsim`).
 //!
-//! Modules are declared in data-flow order: everything stands on [`storage`], the seam to etcd or to
-//! the fault-injecting in-memory model store.
+//! Modules in data-flow order: [`server`] (the pipeline and the HTTP edge) → [`api`] (request
+//! info, parameters, wire shapes) → [`registry`] (REST semantics) → [`watch`] (watch cache) →
+//! [`storage`] (the seam to etcd or the fault-injecting model store).
+
+pub mod server;
+
+pub mod api;
+pub mod registry;
+pub mod watch;
 
 pub mod storage;
 

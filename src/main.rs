@@ -1,17 +1,204 @@
-//! The real-mode binary `kubesim`. Its subcommands (`apiserver`, `load`) land with issues #3 and #4.
+//! The real-mode binary `kubesim`: `kubesim apiserver` (kube-apiserver's flag names), and later
+//! `kubesim load` (issue #4).
 
+#[cfg(madsim)]
 fn main() {
-    let arg = std::env::args().nth(1);
-    match arg.as_deref() {
-        None | Some("-h") | Some("--help") => {
-            println!("kubesim: a Kubernetes-compatible API server core and simulator\n");
-            println!("Usage: kubesim <COMMAND>\n");
-            println!("The simulation runs with `cargo sim`; see README.md.");
+    eprintln!("the kubesim binary runs in real mode only; the simulation is `cargo sim`");
+    std::process::exit(2);
+}
+
+#[cfg(not(madsim))]
+fn main() {
+    real::main();
+}
+
+#[cfg(not(madsim))]
+mod real {
+    use std::net::SocketAddr;
+    use std::path::PathBuf;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use clap::{ArgAction, Parser, Subcommand};
+    use kubesim::server::authn::TokenAuthenticator;
+    use kubesim::server::{http_server, tls, ApiServer, ApiServerConfig};
+    use kubesim::storage::{EtcdStore, EtcdStoreConfig, EtcdTls, ModelStore, Storage};
+
+    #[derive(Parser, Debug)]
+    #[command(name = "kubesim", version, about = "A Kubernetes-compatible API server core and simulator")]
+    struct Cli {
+        #[command(subcommand)]
+        command: Command,
+    }
+
+    #[derive(Subcommand, Debug)]
+    enum Command {
+        /// Run the API server (flags as kube-apiserver's).
+        Apiserver(ApiserverArgs),
+    }
+
+    /// Parses a Go duration such as `1h0m0s`, `90s`, `500ms`.
+    fn go_duration(s: &str) -> Result<Duration, String> {
+        let mut total = 0f64;
+        let mut rest = s.trim();
+        if rest == "0" {
+            return Ok(Duration::ZERO);
         }
-        Some("--version") => println!("kubesim {}", env!("CARGO_PKG_VERSION")),
-        Some(other) => {
-            eprintln!("kubesim: unknown command {other:?} (see `kubesim --help`)");
-            std::process::exit(2);
+        while !rest.is_empty() {
+            let split = rest
+                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .ok_or(format!("missing unit in {s:?}"))?;
+            let (num, after) = rest.split_at(split);
+            let value: f64 = num.parse().map_err(|_| format!("bad number in duration {s:?}"))?;
+            let unit_len = after.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(after.len());
+            let (unit, next) = after.split_at(unit_len);
+            let scale = match unit {
+                "h" => 3600.0,
+                "m" => 60.0,
+                "s" => 1.0,
+                "ms" => 1e-3,
+                "us" | "µs" => 1e-6,
+                "ns" => 1e-9,
+                other => return Err(format!("unknown unit {other:?} in duration {s:?}")),
+            };
+            total += value * scale;
+            rest = next;
         }
+        Ok(Duration::from_secs_f64(total))
+    }
+
+    #[derive(clap::Args, Debug)]
+    struct ApiserverArgs {
+        /// The port on which to serve HTTPS.
+        #[arg(long, default_value_t = 6443)]
+        secure_port: u16,
+        /// The IP address on which to listen for the --secure-port port.
+        #[arg(long, default_value = "0.0.0.0")]
+        bind_address: std::net::IpAddr,
+        /// List of etcd servers to connect with (scheme://ip:port), comma separated. Absent: the
+        /// embedded in-memory model store.
+        #[arg(long, value_delimiter = ',')]
+        etcd_servers: Vec<String>,
+        /// The prefix to prepend to all resource paths in etcd.
+        #[arg(long, default_value = "/registry")]
+        etcd_prefix: String,
+        /// SSL Certificate Authority file used to secure etcd communication.
+        #[arg(long)]
+        etcd_cafile: Option<PathBuf>,
+        /// SSL certification file used to secure etcd communication.
+        #[arg(long)]
+        etcd_certfile: Option<PathBuf>,
+        /// SSL key file used to secure etcd communication.
+        #[arg(long)]
+        etcd_keyfile: Option<PathBuf>,
+        /// The directory where the TLS certs are located (and written when generated).
+        #[arg(long, default_value = "/var/run/kubernetes")]
+        cert_dir: PathBuf,
+        /// File containing the default x509 Certificate for HTTPS.
+        #[arg(long)]
+        tls_cert_file: Option<PathBuf>,
+        /// File containing the default x509 private key matching --tls-cert-file.
+        #[arg(long)]
+        tls_private_key_file: Option<PathBuf>,
+        /// If set, the file that will be used to secure the secure port of the API server via
+        /// token authentication.
+        #[arg(long)]
+        token_auth_file: Option<PathBuf>,
+        /// Ordered list of plug-ins to do authorization on secure port (AlwaysAllow, AlwaysDeny).
+        #[arg(long, value_delimiter = ',', default_value = "AlwaysAllow")]
+        authorization_mode: Vec<String>,
+        /// Enable watch caching in the apiserver.
+        #[arg(long, default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+        watch_cache: bool,
+        /// The maximum number of non-mutating requests in flight at a given time.
+        #[arg(long, default_value_t = 400)]
+        max_requests_inflight: usize,
+        /// The maximum number of mutating requests in flight at a given time.
+        #[arg(long, default_value_t = 200)]
+        max_mutating_requests_inflight: usize,
+        /// Amount of time to retain events.
+        #[arg(long, default_value = "1h0m0s", value_parser = go_duration)]
+        event_ttl: Duration,
+        /// Minimum watch timeout; a watch lasts a random time between this and twice this.
+        #[arg(long, default_value_t = 1800)]
+        min_request_timeout: u64,
+    }
+
+    pub fn main() {
+        let cli = Cli::parse();
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+        let result = match cli.command {
+            Command::Apiserver(args) => runtime.block_on(apiserver(args)),
+        };
+        if let Err(e) = result {
+            eprintln!("kubesim: {e}");
+            std::process::exit(1);
+        }
+    }
+
+    async fn storage(args: &ApiserverArgs) -> Result<Arc<dyn Storage>, String> {
+        if args.etcd_servers.is_empty() {
+            eprintln!("kubesim apiserver: no --etcd-servers: using the embedded in-memory model store");
+            return Ok(Arc::new(ModelStore::default()));
+        }
+        let mut config = EtcdStoreConfig::new(args.etcd_servers.clone());
+        config.prefix = args.etcd_prefix.clone();
+        if args.etcd_cafile.is_some() || args.etcd_certfile.is_some() || args.etcd_keyfile.is_some() {
+            config.tls = Some(EtcdTls {
+                ca_file: args.etcd_cafile.clone(),
+                cert_file: args.etcd_certfile.clone(),
+                key_file: args.etcd_keyfile.clone(),
+            });
+        }
+        let store = EtcdStore::connect(config).await.map_err(|e| format!("etcd: {e}"))?;
+        Ok(Arc::new(store))
+    }
+
+    async fn apiserver(args: ApiserverArgs) -> Result<(), String> {
+        for mode in &args.authorization_mode {
+            if !matches!(mode.as_str(), "AlwaysAllow" | "AlwaysDeny") {
+                return Err(format!(
+                    "--authorization-mode {mode:?} is not supported yet (AlwaysAllow, AlwaysDeny)"
+                ));
+            }
+        }
+        let tokens = match &args.token_auth_file {
+            Some(path) => {
+                let text =
+                    std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+                TokenAuthenticator::parse(&text)?
+            }
+            None => TokenAuthenticator::default(),
+        };
+        let cert = match (&args.tls_cert_file, &args.tls_private_key_file) {
+            (Some(c), Some(k)) => {
+                tls::ServingCert { cert_file: c.clone(), key_file: k.clone(), ca_file: None }
+            }
+            (None, None) => tls::self_signed(&args.cert_dir)?,
+            _ => return Err("--tls-cert-file and --tls-private-key-file must be given together".into()),
+        };
+        let tls_config = tls::server_config(&cert)?;
+        let storage = storage(&args).await?;
+        let mut config = ApiServerConfig {
+            max_requests_inflight: args.max_requests_inflight,
+            max_mutating_requests_inflight: args.max_mutating_requests_inflight,
+            event_ttl: args.event_ttl,
+            authorization_modes: args.authorization_mode.clone(),
+            min_request_timeout: Duration::from_secs(args.min_request_timeout),
+            ..ApiServerConfig::default()
+        };
+        config.registry.watch_cache = args.watch_cache;
+        let server = ApiServer::new(storage, config, tokens).await;
+        let addr = SocketAddr::new(args.bind_address, args.secure_port);
+        let listener =
+            tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("binding {addr}: {e}"))?;
+        let local = listener.local_addr().map_err(|e| e.to_string())?;
+        server.wait_ready().await.map_err(|e| format!("caches did not load: {e}"))?;
+        println!("kubesim apiserver serving on https://{local}");
+        if let Some(ca) = &cert.ca_file {
+            println!("serving certificate authority: {}", ca.display());
+        }
+        http_server::serve_tls(server, listener, tls_config).await.map_err(|e| e.to_string())
     }
 }

@@ -1,0 +1,892 @@
+//! The registry: REST semantics (get, list, create, update, patch, delete, binding, watch) on top
+//! of [`Storage`] and the watch caches. Sans-IO with respect to HTTP: it takes parsed requests and
+//! returns JSON bytes or an [`ApiError`].
+
+pub mod strategy;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde_json::{json, Value};
+
+use crate::api::object;
+use crate::api::query::{
+    ContinueToken, DeleteQuery, FieldValidation, ReadQuery, ResourceVersion, ResourceVersionMatch, WriteQuery,
+};
+use crate::api::resources::{self, Resource};
+use crate::api::selector::{FieldSelector, LabelSelector};
+use crate::api::status::{qualified, success_status, ApiError, Cause};
+use crate::api::{defaults, patch, validation};
+use crate::storage::{ListOptions, Storage, StorageError};
+use crate::watch::cache::{CachedObject, Filter, Subscription, WatchCache, WatchCacheConfig, WatchStart};
+
+/// Limits and switches of the registry.
+#[derive(Clone, Debug)]
+pub struct RegistryConfig {
+    /// Serve reads and watches from watch caches (--watch-cache). Default true.
+    pub watch_cache: bool,
+    /// Watch cache limits.
+    pub cache: WatchCacheConfig,
+    /// Retries of an unconditional update that races another writer. Default 16.
+    pub update_retries_max: usize,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        RegistryConfig { watch_cache: true, cache: WatchCacheConfig::default(), update_retries_max: 16 }
+    }
+}
+
+/// A list, ready to be written as `<Kind>List` or as a Table.
+#[derive(Debug)]
+pub struct ListResult {
+    /// Items, each with its resourceVersion.
+    pub items: Vec<Bytes>,
+    /// The list's resourceVersion.
+    pub revision: i64,
+    /// Continue token, if more items remain.
+    pub continue_token: Option<String>,
+    /// Items left after this page (only without selectors).
+    pub remaining: Option<i64>,
+}
+
+/// Where a watch starts and what it sends first.
+pub struct WatchSetup {
+    /// The cache subscription.
+    pub subscription: Subscription,
+    /// Send the initial-events-end bookmark after the initial state (watch-list).
+    pub initial_events_end: bool,
+}
+
+/// The registry of every served resource.
+pub struct Registry {
+    storage: Arc<dyn Storage>,
+    caches: BTreeMap<(&'static str, &'static str), Arc<WatchCache>>,
+    config: RegistryConfig,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+fn storage_error(r: &Resource, name: &str, e: StorageError) -> ApiError {
+    let resource = qualified(r.plural, r.group);
+    match e {
+        StorageError::NotFound { .. } => ApiError::NotFound { resource, name: name.to_owned() },
+        StorageError::AlreadyExists { .. } => ApiError::AlreadyExists { resource, name: name.to_owned() },
+        StorageError::Conflict { .. } => ApiError::stale(&resource, name),
+        StorageError::Compacted { .. } => {
+            ApiError::Expired("The resourceVersion for the provided list is too old.".into())
+        }
+        StorageError::FutureRevision { requested, current } => ApiError::Timeout {
+            message: format!("Too large resource version: {requested}, current: {current}"),
+            retry_after_seconds: 1,
+            too_large_resource_version: true,
+        },
+        StorageError::Timeout(m) => ApiError::Timeout {
+            message: format!("storage request timed out: {m}"),
+            retry_after_seconds: 1,
+            too_large_resource_version: false,
+        },
+        StorageError::Unavailable(m) => ApiError::ServiceUnavailable(format!("storage unavailable: {m}")),
+        other => ApiError::Internal(other.to_string()),
+    }
+}
+
+/// Parses the label and field selectors of a read into a filter.
+pub fn filter_for(r: &Resource, namespace: Option<&str>, q: &ReadQuery) -> Result<Filter, ApiError> {
+    let labels = q
+        .label_selector
+        .as_deref()
+        .map(LabelSelector::parse)
+        .transpose()
+        .map_err(|e| ApiError::BadRequest(e.0))?;
+    let fields = q
+        .field_selector
+        .as_deref()
+        .map(FieldSelector::parse)
+        .transpose()
+        .map_err(|e| ApiError::BadRequest(e.0))?;
+    if let Some(f) = &fields {
+        let allowed = crate::watch::cache::selectable_fields(r.kind);
+        for req in f.requirements() {
+            if !allowed.contains(&req.field.as_str()) {
+                return Err(ApiError::BadRequest(format!("field label not supported: {}", req.field)));
+            }
+        }
+    }
+    Ok(Filter { namespace: namespace.filter(|_| r.namespaced).map(str::to_owned), labels, fields })
+}
+
+fn name_of<'a>(name: Option<&'a str>) -> Result<&'a str, ApiError> {
+    name.ok_or(ApiError::MethodNotAllowed)
+}
+
+/// The list object: `{"kind":…List,"apiVersion":…,"metadata":{…},"items":[…]}` from item bytes.
+pub fn list_json(r: &Resource, list: &ListResult) -> Bytes {
+    let mut meta = serde_json::Map::new();
+    meta.insert("resourceVersion".into(), json!(list.revision.to_string()));
+    if let Some(c) = &list.continue_token {
+        meta.insert("continue".into(), json!(c));
+    }
+    if let Some(n) = list.remaining {
+        meta.insert("remainingItemCount".into(), json!(n));
+    }
+    let head = format!(
+        "{{\"kind\":\"{}\",\"apiVersion\":\"{}\",\"metadata\":{},\"items\":[",
+        r.list_kind,
+        r.api_version(),
+        Value::Object(meta)
+    );
+    let size = head.len() + list.items.iter().map(|i| i.len() + 1).sum::<usize>() + 2;
+    let mut out = Vec::with_capacity(size);
+    out.extend_from_slice(head.as_bytes());
+    for (i, item) in list.items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(item);
+    }
+    out.extend_from_slice(b"]}");
+    Bytes::from(out)
+}
+
+/// Characters kube uses for generated name suffixes.
+const NAME_CHARS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+
+fn generated_name(prefix: &str) -> String {
+    let suffix: String =
+        (0..5).map(|_| NAME_CHARS[rand::random_range(0..NAME_CHARS.len())] as char).collect();
+    format!("{prefix}{suffix}")
+}
+
+impl Registry {
+    /// A registry over `storage`; with the watch cache on, call [`start`](Self::start).
+    pub fn new(storage: Arc<dyn Storage>, config: RegistryConfig) -> Self {
+        let caches = if config.watch_cache {
+            resources::RESOURCES
+                .iter()
+                .map(|r| ((r.group, r.plural), WatchCache::new(r, storage.clone(), config.cache.clone())))
+                .collect()
+        } else {
+            BTreeMap::new()
+        };
+        Registry { storage, caches, config }
+    }
+
+    /// Starts the caches' reflectors.
+    pub fn start(&self) {
+        for cache in self.caches.values() {
+            cache.start();
+        }
+    }
+
+    /// Waits until every cache has loaded.
+    pub async fn wait_ready(&self) -> Result<(), ApiError> {
+        for cache in self.caches.values() {
+            cache.wait_for(0).await?;
+        }
+        Ok(())
+    }
+
+    /// The store.
+    pub fn storage(&self) -> &Arc<dyn Storage> {
+        &self.storage
+    }
+
+    /// The cache of a resource, when caching is on.
+    pub fn cache(&self, r: &Resource) -> Option<&Arc<WatchCache>> {
+        self.caches.get(&(r.group, r.plural))
+    }
+
+    async fn read_stored(&self, r: &Resource, key: &str, name: &str) -> Result<(Value, i64), ApiError> {
+        let kv = self.storage.get(key, None).await.map_err(|e| storage_error(r, name, e))?;
+        let obj = object::decode_stored(&kv.value, kv.mod_revision)
+            .map_err(|e| ApiError::Internal(format!("stored object undecodable: {e}")))?;
+        Ok((obj, kv.mod_revision))
+    }
+
+    /// GET of one object.
+    pub async fn get(
+        &self,
+        r: &Resource,
+        ns: Option<&str>,
+        name: &str,
+        q: &ReadQuery,
+    ) -> Result<Bytes, ApiError> {
+        let key = r.storage_key(ns, name);
+        let not_found =
+            || ApiError::NotFound { resource: qualified(r.plural, r.group), name: name.to_owned() };
+        let min = match q.resource_version()? {
+            ResourceVersion::Unset => None,
+            ResourceVersion::Any => Some(0),
+            ResourceVersion::At(n) => Some(n),
+        };
+        match (min, self.cache(r)) {
+            (Some(min), Some(cache)) => {
+                cache.wait_for(min).await?;
+                cache.get(&key).map(|o| o.json.clone()).ok_or_else(not_found)
+            }
+            _ => {
+                let kv = self.storage.get(&key, None).await.map_err(|e| storage_error(r, name, e))?;
+                Ok(object::with_resource_version(&kv.value, kv.mod_revision))
+            }
+        }
+    }
+
+    /// LIST.
+    pub async fn list(&self, r: &Resource, ns: Option<&str>, q: &ReadQuery) -> Result<ListResult, ApiError> {
+        let filter = filter_for(r, ns, q)?;
+        let rv = q.resource_version()?;
+        let cache = self.cache(r);
+        // kube-apiserver: RV="0" and NotOlderThan reads come from the cache (limit ignored); an
+        // unset RV is a consistent read, a limited RV=N read is exact, both from storage.
+        let from_cache = match (rv, q.resource_version_match, q.limit, &q.continue_token) {
+            (_, _, _, Some(_)) => None,
+            (ResourceVersion::Any, _, _, _) => Some(0),
+            (ResourceVersion::At(n), Some(ResourceVersionMatch::NotOlderThan), _, _) => Some(n),
+            (ResourceVersion::At(n), None, None, _) => Some(n),
+            _ => None,
+        };
+        if let (Some(min), Some(cache)) = (from_cache, cache) {
+            cache.wait_for(min).await?;
+            let (objects, revision) = cache.list(&filter);
+            return Ok(ListResult {
+                items: objects.iter().map(|o| o.json.clone()).collect(),
+                revision,
+                continue_token: None,
+                remaining: None,
+            });
+        }
+        self.list_from_storage(r, ns, q, &filter, rv).await
+    }
+
+    async fn list_from_storage(
+        &self,
+        r: &Resource,
+        ns: Option<&str>,
+        q: &ReadQuery,
+        filter: &Filter,
+        rv: ResourceVersion,
+    ) -> Result<ListResult, ApiError> {
+        let prefix = match ns {
+            Some(ns) if r.namespaced => r.namespace_prefix(ns),
+            _ => r.storage_prefix(),
+        };
+        let collection = r.storage_prefix();
+        let mut options = ListOptions::default();
+        if let Some(token) = &q.continue_token {
+            let t = ContinueToken::decode(token)?;
+            options.revision = Some(t.rv).filter(|&rv| rv > 0);
+            options.continue_after = Some(format!("{collection}{}", t.resume_after()));
+        } else if let ResourceVersion::At(n) = rv {
+            options.revision = Some(n);
+        }
+        let limit = q.limit.map(|l| l as usize);
+        let selecting = filter.labels.is_some() || filter.fields.is_some();
+        let mut items = Vec::new();
+        let mut last_key: Option<String> = None;
+        let mut revision;
+        let mut more;
+        loop {
+            options.limit =
+                limit.map(|l| (l - items.len()).max(1)).map(|l| if selecting { l.max(64) } else { l });
+            let page = self.storage.list(&prefix, options.clone()).await.map_err(|e| {
+                match e {
+                StorageError::Compacted { .. } if q.continue_token.is_some() => ApiError::Expired(
+                    "The provided continue parameter is too old to display a consistent list result. You can \
+                     start a new list without the continue parameter."
+                        .into(),
+                ),
+                other => storage_error(r, "", other),
+            }
+            })?;
+            revision = page.revision;
+            more = page.more;
+            options.revision = Some(page.revision);
+            let mut stopped_early = false;
+            for kv in &page.items {
+                if limit.is_some_and(|l| items.len() >= l) {
+                    stopped_early = true;
+                    break;
+                }
+                last_key = Some(kv.key.to_string());
+                let o = CachedObject::from_kv(r, kv)
+                    .map_err(|e| ApiError::Internal(format!("stored object undecodable: {e}")))?;
+                if filter.matches(&o) {
+                    items.push(o.json);
+                }
+            }
+            if stopped_early {
+                more = true;
+                break;
+            }
+            if !page.more || limit.is_some_and(|l| items.len() >= l) {
+                break;
+            }
+            options.continue_after = last_key.clone();
+        }
+        let continue_token = match (more, &last_key) {
+            (true, Some(k)) => Some(
+                ContinueToken::after(revision, k.strip_prefix(collection.as_str()).unwrap_or(k)).encode(),
+            ),
+            _ => None,
+        };
+        Ok(ListResult { items, revision, continue_token, remaining: None })
+    }
+
+    /// Decodes a write body: JSON, the right kind, the canonical typed form; strict decoding when
+    /// asked for.
+    fn decode_body(&self, r: &Resource, kind: &str, body: &[u8], wq: &WriteQuery) -> Result<Value, ApiError> {
+        let value: Value = serde_json::from_slice(body).map_err(|e| {
+            ApiError::BadRequest(format!("the object provided is unrecognized (must be of type {kind}): {e}"))
+        })?;
+        if !value.is_object() {
+            return Err(ApiError::BadRequest(format!(
+                "the object provided is unrecognized (must be of type {kind})"
+            )));
+        }
+        let api_version = if kind == r.kind { r.api_version() } else { "v1".into() };
+        if let Some(k) = value.get("kind").and_then(Value::as_str) {
+            if k != kind {
+                return Err(ApiError::BadRequest(format!(
+                    "the kind in the data ({k}) does not match the expected kind ({kind})"
+                )));
+            }
+        }
+        if let Some(v) = value.get("apiVersion").and_then(Value::as_str) {
+            if v != api_version {
+                return Err(ApiError::BadRequest(format!(
+                    "the API version in the data ({v}) does not match the expected API version ({api_version})"
+                )));
+            }
+        }
+        let (mut canonical, unknown) = strategy::canonicalize(kind, &api_version, &value)?;
+        if !unknown.is_empty() && wq.field_validation == FieldValidation::Strict {
+            return Err(strategy::strict_error(&unknown));
+        }
+        canonical["apiVersion"] = json!(api_version);
+        canonical["kind"] = json!(kind);
+        Ok(canonical)
+    }
+
+    fn invalid(r: &Resource, name: &str, errors: &[validation::FieldError]) -> ApiError {
+        ApiError::Invalid {
+            kind: r.kind.into(),
+            group: r.group.into(),
+            name: name.into(),
+            message: validation::invalid_message(r.kind, name, errors),
+            causes: errors
+                .iter()
+                .map(|e| Cause { reason: e.reason().into(), message: e.message(), field: e.field.clone() })
+                .collect(),
+        }
+    }
+
+    /// POST of a new object. Returns 201 and the object.
+    pub async fn create(
+        &self,
+        r: &Resource,
+        ns: Option<&str>,
+        body: &[u8],
+        wq: &WriteQuery,
+    ) -> Result<Bytes, ApiError> {
+        let mut obj = self.decode_body(r, r.kind, body, wq)?;
+        let ns = if r.namespaced { ns } else { None };
+        if r.namespaced {
+            match (object::namespace(&obj), ns) {
+                (Some(body_ns), Some(ns)) if body_ns != ns => {
+                    return Err(ApiError::BadRequest(
+                        "the namespace of the provided object does not match the namespace sent on the request"
+                            .into(),
+                    ));
+                }
+                (_, Some(ns)) => object::set_meta(&mut obj, "namespace", json!(ns)),
+                (_, None) => return Err(ApiError::NoRoute),
+            }
+        } else if let Some(m) = object::meta(&obj) {
+            if m.contains_key("namespace") {
+                object::meta_mut(&mut obj).remove("namespace");
+            }
+        }
+        if object::name(&obj).is_none() {
+            if let Some(prefix) = object::meta_str(&obj, "generateName").map(str::to_owned) {
+                object::set_meta(&mut obj, "name", json!(generated_name(&prefix)));
+            }
+        }
+        {
+            let m = object::meta_mut(&mut obj);
+            m.remove("resourceVersion");
+            m.remove("deletionTimestamp");
+            m.remove("deletionGracePeriodSeconds");
+            m.insert("uid".into(), json!(uuid::Uuid::from_u128(rand::random()).to_string()));
+            m.insert("creationTimestamp".into(), json!(object::now_rfc3339()));
+            m.insert("generation".into(), json!(1));
+        }
+        strategy::prepare_for_create(r.kind, &mut obj);
+        defaults::apply_defaults(r.kind, &mut obj);
+        let name = object::name(&obj).unwrap_or_default().to_owned();
+        let errors = validation::validate_create(r.kind, &obj);
+        if !errors.is_empty() {
+            return Err(Self::invalid(r, &name, &errors));
+        }
+        self.admit_create(r, ns).await?;
+        let key = r.storage_key(ns, &name);
+        let stored = object::encode_for_storage(&obj);
+        if wq.dry_run {
+            return Ok(object::with_resource_version(&stored, 0));
+        }
+        let revision =
+            self.storage.create(&key, stored.clone()).await.map_err(|e| storage_error(r, &name, e))?;
+        Ok(object::with_resource_version(&stored, revision))
+    }
+
+    /// NamespaceLifecycle: no creates in a missing or terminating namespace.
+    async fn admit_create(&self, r: &Resource, ns: Option<&str>) -> Result<(), ApiError> {
+        let Some(ns) = ns.filter(|_| r.namespaced) else { return Ok(()) };
+        let namespaces = resources::find("", "v1", "namespaces").expect("namespaces are served");
+        let key = namespaces.storage_key(None, ns);
+        let phase_of = |v: &Value| v["status"]["phase"].as_str().unwrap_or("Active").to_owned();
+        let phase = match self.cache(namespaces).and_then(|c| c.get(&key)) {
+            Some(o) => serde_json::from_slice::<Value>(&o.json).ok().map(|v| phase_of(&v)),
+            None => match self.storage.get(&key, None).await {
+                Ok(kv) => serde_json::from_slice::<Value>(&kv.value).ok().map(|v| phase_of(&v)),
+                Err(StorageError::NotFound { .. }) => None,
+                Err(e) => return Err(storage_error(namespaces, ns, e)),
+            },
+        };
+        match phase.as_deref() {
+            None => Err(ApiError::NotFound { resource: "namespaces".into(), name: ns.into() }),
+            Some("Terminating") => Err(ApiError::Forbidden {
+                resource: qualified(r.plural, r.group),
+                name: String::new(),
+                message: format!(
+                    "unable to create new content in namespace {ns} because it is being terminated"
+                ),
+            }),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// The read-modify-write loop of every update (kube's GuaranteedUpdate): `change` gets the
+    /// current object and returns the new one, or an error. Retries on a concurrent write unless
+    /// the caller pinned a resourceVersion.
+    async fn guaranteed_update(
+        &self,
+        r: &Resource,
+        ns: Option<&str>,
+        name: &str,
+        wq: &WriteQuery,
+        mut change: impl FnMut(Value) -> Result<Option<Value>, ApiError>,
+    ) -> Result<Bytes, ApiError> {
+        let key = r.storage_key(ns, name);
+        let resource = qualified(r.plural, r.group);
+        for _ in 0..self.config.update_retries_max {
+            let (current, revision) = self.read_stored(r, &key, name).await?;
+            let Some(mut new) = change(current.clone())? else {
+                return Ok(object::with_resource_version(&object::encode_for_storage(&current), revision));
+            };
+            if let Some(pinned) = object::meta_str(&new, "resourceVersion") {
+                if pinned != revision.to_string() {
+                    return Err(ApiError::stale(&resource, name));
+                }
+            }
+            // Immutable metadata comes from the stored object.
+            for field in ["uid", "creationTimestamp", "name", "namespace", "deletionTimestamp"] {
+                match object::meta(&current).and_then(|m| m.get(field)).cloned() {
+                    Some(v) => object::set_meta(&mut new, field, v),
+                    None => {
+                        object::meta_mut(&mut new).remove(field);
+                    }
+                }
+            }
+            if let Some(g) = object::meta(&current).and_then(|m| m.get("generation")).cloned() {
+                object::set_meta(&mut new, "generation", g);
+            }
+            if strategy::spec_changed(&new, &current) {
+                let g = object::meta(&current)
+                    .and_then(|m| m.get("generation"))
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0);
+                object::set_meta(&mut new, "generation", json!(g + 1));
+            }
+            let stored = object::encode_for_storage(&new);
+            if stored == object::encode_for_storage(&current) {
+                return Ok(object::with_resource_version(&stored, revision));
+            }
+            if wq.dry_run {
+                return Ok(object::with_resource_version(&stored, revision));
+            }
+            // A terminating object whose last finalizer went and whose grace is over goes now.
+            let finalized = object::meta(&new).is_some_and(|m| {
+                m.contains_key("deletionTimestamp")
+                    && m.get("finalizers").and_then(Value::as_array).is_none_or(|f| f.is_empty())
+                    && m.get("deletionGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(0) == 0
+            });
+            if finalized {
+                return match self.storage.delete(&key, Some(revision)).await {
+                    Ok(d) => Ok(object::with_resource_version(&stored, d.revision)),
+                    Err(StorageError::Conflict { .. }) => continue,
+                    Err(e) => Err(storage_error(r, name, e)),
+                };
+            }
+            match self.storage.update(&key, stored.clone(), revision).await {
+                Ok(rev) => return Ok(object::with_resource_version(&stored, rev)),
+                Err(StorageError::Conflict { .. }) => continue,
+                Err(e) => return Err(storage_error(r, name, e)),
+            }
+        }
+        Err(ApiError::stale(&resource, name))
+    }
+
+    /// Applies an already-decoded new version of the object (PUT body or patched object).
+    fn updated(
+        r: &Resource,
+        subresource: Option<&str>,
+        name: &str,
+        mut new: Value,
+        current: &Value,
+    ) -> Result<Value, ApiError> {
+        if object::name(&new).is_some_and(|n| n != name) {
+            return Err(ApiError::BadRequest(format!(
+                "the name of the object ({}) does not match the name on the URL ({name})",
+                object::name(&new).unwrap_or_default()
+            )));
+        }
+        object::set_meta(&mut new, "name", json!(name));
+        match subresource {
+            Some("status") => {
+                // Only status (and labels/annotations) change through the status subresource.
+                let mut merged = current.clone();
+                merged["status"] = new.get("status").cloned().unwrap_or(Value::Null);
+                for field in ["labels", "annotations", "resourceVersion"] {
+                    match object::meta(&new).and_then(|m| m.get(field)).cloned() {
+                        Some(v) => object::set_meta(&mut merged, field, v),
+                        None => {
+                            object::meta_mut(&mut merged).remove(field);
+                        }
+                    }
+                }
+                let errors = validation::validate_status_update(r.kind, &merged, current);
+                if !errors.is_empty() {
+                    return Err(Self::invalid(r, name, &errors));
+                }
+                Ok(merged)
+            }
+            None => {
+                if strategy::has_status(r.kind) {
+                    new["status"] = current.get("status").cloned().unwrap_or(Value::Null);
+                    if new["status"].is_null() {
+                        new.as_object_mut().expect("object").remove("status");
+                    }
+                }
+                defaults::apply_defaults(r.kind, &mut new);
+                let errors = validation::validate_update(r.kind, &new, current);
+                if !errors.is_empty() {
+                    return Err(Self::invalid(r, name, &errors));
+                }
+                Ok(new)
+            }
+            Some(other) => Err(ApiError::NotFound {
+                resource: format!("{}/{other}", qualified(r.plural, r.group)),
+                name: name.into(),
+            }),
+        }
+    }
+
+    /// PUT.
+    pub async fn update(
+        &self,
+        r: &Resource,
+        ns: Option<&str>,
+        name: &str,
+        subresource: Option<&str>,
+        body: &[u8],
+        wq: &WriteQuery,
+    ) -> Result<Bytes, ApiError> {
+        let new = self.decode_body(r, r.kind, body, wq)?;
+        if r.namespaced {
+            if let (Some(body_ns), Some(ns)) = (object::namespace(&new), ns) {
+                if body_ns != ns {
+                    return Err(ApiError::BadRequest(
+                        "the namespace of the provided object does not match the namespace sent on the request"
+                            .into(),
+                    ));
+                }
+            }
+        }
+        self.guaranteed_update(r, ns, name, wq, |current| {
+            Self::updated(r, subresource, name, new.clone(), &current).map(Some)
+        })
+        .await
+    }
+
+    /// PATCH.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn patch(
+        &self,
+        r: &Resource,
+        ns: Option<&str>,
+        name: &str,
+        subresource: Option<&str>,
+        content_type: &str,
+        body: &[u8],
+        wq: &WriteQuery,
+    ) -> Result<Bytes, ApiError> {
+        let patch_type = patch::PatchType::from_content_type(content_type).ok_or_else(|| {
+            ApiError::UnsupportedMediaType(format!(
+                "the body of the request was in an unknown format - accepted media types include: \
+                 application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, \
+                 application/strategic-merge-patch+json (got {content_type:?})"
+            ))
+        })?;
+        self.guaranteed_update(r, ns, name, wq, |current| {
+            let patched = patch::apply_patch(patch_type, r.kind, &current, body).map_err(ApiError::from)?;
+            let bytes = serde_json::to_vec(&patched).map_err(|e| ApiError::Internal(e.to_string()))?;
+            let new = self.decode_body(r, r.kind, &bytes, wq)?;
+            Self::updated(r, subresource, name, new, &current).map(Some)
+        })
+        .await
+    }
+
+    /// POST pods/<name>/binding (k/k BindingREST): 201 with a success Status.
+    pub async fn bind(&self, ns: &str, name: &str, body: &[u8], wq: &WriteQuery) -> Result<Bytes, ApiError> {
+        let pods = resources::find("", "v1", "pods").expect("pods are served");
+        let binding = self.decode_body(pods, "Binding", body, wq)?;
+        if object::name(&binding).is_some_and(|n| n != name) {
+            return Err(ApiError::BadRequest(format!(
+                "name in URL ({name}) does not match name in body ({})",
+                object::name(&binding).unwrap_or_default()
+            )));
+        }
+        let node = binding["target"]["name"].as_str().unwrap_or_default().to_owned();
+        if node.is_empty() {
+            return Err(Self::invalid(pods, name, &[validation::FieldError::required("target.name", "")]));
+        }
+        let want_uid = object::meta_str(&binding, "uid").map(str::to_owned);
+        let conflict =
+            |message: String| ApiError::Conflict { resource: "pods".into(), name: name.into(), message };
+        self.guaranteed_update(pods, Some(ns), name, wq, |mut pod| {
+            if let Some(uid) = &want_uid {
+                if object::meta_str(&pod, "uid") != Some(uid.as_str()) {
+                    return Err(conflict(format!(
+                        "Operation cannot be fulfilled on pods/binding \"{name}\": Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                        object::meta_str(&pod, "uid").unwrap_or_default()
+                    )));
+                }
+            }
+            if object::meta_str(&pod, "deletionTimestamp").is_some() {
+                return Err(conflict(format!(
+                    "Operation cannot be fulfilled on pods/binding \"{name}\": pod {name} is being deleted, cannot be assigned to a host"
+                )));
+            }
+            if let Some(bound) = pod["spec"]["nodeName"].as_str().filter(|n| !n.is_empty()) {
+                return Err(conflict(format!(
+                    "Operation cannot be fulfilled on pods/binding \"{name}\": pod {name} is already assigned to node \"{bound}\""
+                )));
+            }
+            if pod["spec"]["schedulingGates"].as_array().is_some_and(|g| !g.is_empty()) {
+                return Err(conflict(format!(
+                    "Operation cannot be fulfilled on pods/binding \"{name}\": pod {name} has non-empty .spec.schedulingGates"
+                )));
+            }
+            pod["spec"]["nodeName"] = json!(node);
+            let now = object::now_rfc3339();
+            let status = pod.as_object_mut().expect("object").entry("status").or_insert_with(|| json!({}));
+            let conditions = status.as_object_mut().expect("object").entry("conditions").or_insert_with(|| json!([]));
+            if let Some(list) = conditions.as_array_mut() {
+                list.retain(|c| c["type"] != "PodScheduled");
+                list.push(json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": now}));
+            }
+            if let Some(s) = pod["status"].as_object_mut() {
+                s.remove("nominatedNodeName");
+            }
+            Ok(Some(pod))
+        })
+        .await?;
+        Ok(Bytes::from(success_status(201, None).to_string()))
+    }
+
+    /// DELETE of one object. Returns the deleted object, or the terminating one (graceful).
+    pub async fn delete(
+        &self,
+        r: &Resource,
+        ns: Option<&str>,
+        name: &str,
+        dq: &DeleteQuery,
+        body: &[u8],
+    ) -> Result<Bytes, ApiError> {
+        let options: Value = if body.iter().all(u8::is_ascii_whitespace) {
+            json!({})
+        } else {
+            serde_json::from_slice(body)
+                .map_err(|e| ApiError::BadRequest(format!("invalid DeleteOptions: {e}")))?
+        };
+        let grace = dq.grace_period_seconds.or_else(|| options["gracePeriodSeconds"].as_i64());
+        let pre_uid = options["preconditions"]["uid"].as_str().map(str::to_owned);
+        let pre_rv = options["preconditions"]["resourceVersion"].as_str().map(str::to_owned);
+        let dry_run =
+            dq.dry_run || options["dryRun"].as_array().is_some_and(|d| d.iter().any(|v| v == "All"));
+        let key = r.storage_key(ns, name);
+        let resource = qualified(r.plural, r.group);
+        for _ in 0..self.config.update_retries_max {
+            let (current, revision) = self.read_stored(r, &key, name).await?;
+            if let Some(uid) = &pre_uid {
+                if object::meta_str(&current, "uid") != Some(uid.as_str()) {
+                    return Err(ApiError::Conflict {
+                        resource: resource.clone(),
+                        name: name.into(),
+                        message: format!(
+                            "Operation cannot be fulfilled on {resource} \"{name}\": Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                            object::meta_str(&current, "uid").unwrap_or_default()
+                        ),
+                    });
+                }
+            }
+            if let Some(rv) = &pre_rv {
+                if *rv != revision.to_string() {
+                    return Err(ApiError::Conflict {
+                        resource: resource.clone(),
+                        name: name.into(),
+                        message: format!(
+                            "Operation cannot be fulfilled on {resource} \"{name}\": Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {revision}"
+                        ),
+                    });
+                }
+            }
+            let has_finalizers = object::meta(&current)
+                .and_then(|m| m.get("finalizers"))
+                .and_then(Value::as_array)
+                .is_some_and(|f| !f.is_empty());
+            let grace_seconds = match r.kind {
+                "Pod" => strategy::pod_grace_seconds(&current, grace),
+                _ => 0,
+            };
+            let terminating = r.kind == "Namespace" || has_finalizers || grace_seconds > 0;
+            if dry_run {
+                return Ok(object::with_resource_version(&object::encode_for_storage(&current), revision));
+            }
+            if terminating {
+                let mut marked = current.clone();
+                let already = object::meta_str(&current, "deletionTimestamp").is_some();
+                let previous_grace = object::meta(&current)
+                    .and_then(|m| m.get("deletionGracePeriodSeconds"))
+                    .and_then(Value::as_i64);
+                if already && previous_grace.is_some_and(|p| p <= grace_seconds) {
+                    return Ok(object::with_resource_version(
+                        &object::encode_for_storage(&current),
+                        revision,
+                    ));
+                }
+                let deadline = jiff::Timestamp::now()
+                    .checked_add(jiff::SignedDuration::from_secs(grace_seconds))
+                    .unwrap_or(jiff::Timestamp::MAX)
+                    .round(jiff::Unit::Second)
+                    .unwrap_or(jiff::Timestamp::MAX);
+                if !already || previous_grace.is_some_and(|p| p > grace_seconds) {
+                    object::set_meta(&mut marked, "deletionTimestamp", json!(deadline.to_string()));
+                }
+                object::set_meta(&mut marked, "deletionGracePeriodSeconds", json!(grace_seconds));
+                if r.kind == "Namespace" {
+                    marked["status"]["phase"] = json!("Terminating");
+                }
+                let stored = object::encode_for_storage(&marked);
+                match self.storage.update(&key, stored.clone(), revision).await {
+                    Ok(rev) => return Ok(object::with_resource_version(&stored, rev)),
+                    Err(StorageError::Conflict { .. }) => continue,
+                    Err(e) => return Err(storage_error(r, name, e)),
+                }
+            }
+            match self.storage.delete(&key, Some(revision)).await {
+                Ok(d) => return Ok(object::with_resource_version(&d.prev.value, d.revision)),
+                Err(StorageError::Conflict { .. }) => continue,
+                Err(e) => return Err(storage_error(r, name, e)),
+            }
+        }
+        Err(ApiError::stale(&resource, name))
+    }
+
+    /// DELETE of a collection: every matching object, each as a single delete would.
+    pub async fn delete_collection(
+        &self,
+        r: &Resource,
+        ns: Option<&str>,
+        q: &ReadQuery,
+        dq: &DeleteQuery,
+        body: &[u8],
+    ) -> Result<ListResult, ApiError> {
+        let mut all = ReadQuery { limit: None, continue_token: None, ..q.clone() };
+        all.resource_version = None;
+        let list = self.list(r, ns, &all).await?;
+        let mut deleted = Vec::new();
+        for item in &list.items {
+            let v: Value = serde_json::from_slice(item).map_err(|e| ApiError::Internal(e.to_string()))?;
+            let name = object::name(&v).unwrap_or_default().to_owned();
+            match self.delete(r, object::namespace(&v), &name, dq, body).await {
+                Ok(obj) => deleted.push(obj),
+                Err(ApiError::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(ListResult { items: deleted, revision: list.revision, continue_token: None, remaining: None })
+    }
+
+    /// WATCH: registers with the resource's cache.
+    pub async fn watch(&self, r: &Resource, ns: Option<&str>, q: &ReadQuery) -> Result<WatchSetup, ApiError> {
+        let filter = filter_for(r, ns, q)?;
+        let cache = self.cache(r).ok_or_else(|| {
+            ApiError::ServiceUnavailable("watch is served from the watch cache, which is disabled".into())
+        })?;
+        let rv = q.resource_version()?;
+        let initial_events =
+            q.send_initial_events.unwrap_or(matches!(rv, ResourceVersion::Unset | ResourceVersion::Any));
+        let start = match (rv, initial_events) {
+            (ResourceVersion::At(n), false) => {
+                cache.wait_for(n).await?;
+                WatchStart::After(n)
+            }
+            (ResourceVersion::At(n), true) => {
+                cache.wait_for(n).await?;
+                WatchStart::NowWithInitialState
+            }
+            (_, true) => {
+                cache.wait_for(0).await?;
+                WatchStart::NowWithInitialState
+            }
+            (_, false) => {
+                cache.wait_for(0).await?;
+                WatchStart::After(cache.revision())
+            }
+        };
+        let subscription = cache.watch(filter, start, q.allow_watch_bookmarks)?;
+        Ok(WatchSetup { subscription, initial_events_end: q.send_initial_events == Some(true) })
+    }
+
+    /// Creates the namespaces kube-apiserver keeps: default, kube-system, kube-public,
+    /// kube-node-lease (already-existing ones are left alone).
+    pub async fn bootstrap(&self) -> Result<(), ApiError> {
+        let namespaces = resources::find("", "v1", "namespaces").expect("namespaces are served");
+        for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+            let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}).to_string();
+            match self.create(namespaces, None, body.as_bytes(), &WriteQuery::default()).await {
+                Ok(_) | Err(ApiError::AlreadyExists { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Name check helper for handlers.
+    pub fn require_name(name: Option<&str>) -> Result<&str, ApiError> {
+        name_of(name)
+    }
+}
+
+impl From<patch::PatchError> for ApiError {
+    fn from(e: patch::PatchError) -> Self {
+        ApiError::BadRequest(e.to_string())
+    }
+}

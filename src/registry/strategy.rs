@@ -1,0 +1,180 @@
+//! Per-kind rules of the registry (kube-apiserver's REST strategies): what create and update may
+//! set, which kinds have a status subresource, graceful deletion, typed decoding.
+
+use k8s_openapi::api::{coordination, core, rbac};
+use serde_json::{json, Value};
+
+use crate::api::status::{ApiError, Cause};
+
+/// Whether the kind has a status subresource (its main resource cannot change status, its status
+/// subresource cannot change anything else).
+pub fn has_status(kind: &str) -> bool {
+    matches!(kind, "Pod" | "Node" | "Namespace")
+}
+
+/// Prepares a new object (kube PrepareForCreate).
+pub fn prepare_for_create(kind: &str, obj: &mut Value) {
+    match kind {
+        "Pod" => {
+            let qos = qos_class(obj);
+            obj["status"] = json!({"phase": "Pending", "qosClass": qos});
+        }
+        "Namespace" => {
+            obj["status"] = json!({"phase": "Active"});
+            let spec = obj.as_object_mut().expect("object").entry("spec").or_insert_with(|| json!({}));
+            if spec.get("finalizers").is_none() {
+                spec["finalizers"] = json!(["kubernetes"]);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The pod's QoS class (k/k pkg/apis/core/helper/qos).
+fn qos_class(pod: &Value) -> &'static str {
+    let containers = pod["spec"]["containers"].as_array().cloned().unwrap_or_default();
+    let mut any = false;
+    let mut guaranteed = !containers.is_empty();
+    for c in &containers {
+        let requests = c["resources"]["requests"].as_object();
+        let limits = c["resources"]["limits"].as_object();
+        if requests.is_some_and(|r| !r.is_empty()) || limits.is_some_and(|l| !l.is_empty()) {
+            any = true;
+        }
+        for res in ["cpu", "memory"] {
+            let limit = limits.and_then(|l| l.get(res));
+            let request = requests.and_then(|r| r.get(res)).or(limit);
+            if limit.is_none() || request != limit {
+                guaranteed = false;
+            }
+        }
+    }
+    if !any {
+        "BestEffort"
+    } else if guaranteed {
+        "Guaranteed"
+    } else {
+        "Burstable"
+    }
+}
+
+/// Whether an update changed the spec (bumps metadata.generation).
+pub fn spec_changed(new: &Value, old: &Value) -> bool {
+    new.get("spec") != old.get("spec")
+}
+
+/// Decodes a body as the kind's typed wire struct and back: the canonical object, with unknown
+/// fields dropped, and the paths of the fields that were dropped.
+pub fn canonicalize(kind: &str, api_version: &str, body: &Value) -> Result<(Value, Vec<String>), ApiError> {
+    fn round<T: serde::de::DeserializeOwned + serde::Serialize>(v: &Value) -> Result<Value, String> {
+        let typed: T = serde_json::from_value(v.clone()).map_err(|e| e.to_string())?;
+        serde_json::to_value(&typed).map_err(|e| e.to_string())
+    }
+    let canonical = match kind {
+        "Pod" => round::<core::v1::Pod>(body),
+        "Node" => round::<core::v1::Node>(body),
+        "Namespace" => round::<core::v1::Namespace>(body),
+        "ConfigMap" => round::<core::v1::ConfigMap>(body),
+        "Secret" => round::<core::v1::Secret>(body),
+        "Event" => round::<core::v1::Event>(body),
+        "Binding" => round::<core::v1::Binding>(body),
+        "Lease" => round::<coordination::v1::Lease>(body),
+        "Role" => round::<rbac::v1::Role>(body),
+        "RoleBinding" => round::<rbac::v1::RoleBinding>(body),
+        "ClusterRole" => round::<rbac::v1::ClusterRole>(body),
+        "ClusterRoleBinding" => round::<rbac::v1::ClusterRoleBinding>(body),
+        _ => Ok(body.clone()),
+    }
+    .map_err(|e| {
+        ApiError::BadRequest(format!(
+            "{kind} in version \"{api_version}\" cannot be handled as a {kind}: {e}"
+        ))
+    })?;
+    let mut unknown = Vec::new();
+    unknown_fields(body, &canonical, "", &mut unknown);
+    Ok((canonical, unknown))
+}
+
+fn unknown_fields(original: &Value, canonical: &Value, path: &str, out: &mut Vec<String>) {
+    match (original, canonical) {
+        (Value::Object(o), Value::Object(c)) => {
+            for (k, v) in o {
+                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                match c.get(k) {
+                    Some(cv) => unknown_fields(v, cv, &p, out),
+                    // k8s-openapi omits empty optional values; only a non-empty one was unknown.
+                    None if !is_empty_value(v) => out.push(p),
+                    None => {}
+                }
+            }
+        }
+        (Value::Array(o), Value::Array(c)) => {
+            for (i, (ov, cv)) in o.iter().zip(c).enumerate() {
+                unknown_fields(ov, cv, &format!("{path}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn is_empty_value(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Object(m) => m.values().all(is_empty_value),
+        Value::Array(a) => a.is_empty(),
+        _ => false,
+    }
+}
+
+/// The strict-decoding error kube-apiserver gives for unknown fields.
+pub fn strict_error(unknown: &[String]) -> ApiError {
+    let causes: Vec<Cause> = unknown
+        .iter()
+        .map(|f| Cause {
+            reason: "FieldValueUnknown".into(),
+            message: format!("unknown field \"{f}\""),
+            field: f.clone(),
+        })
+        .collect();
+    let list = unknown.iter().map(|f| format!("unknown field \"{f}\"")).collect::<Vec<_>>().join(", ");
+    ApiError::BadRequestCauses { message: format!("strict decoding error: {list}"), causes }
+}
+
+/// The grace period a pod delete gets (k/k CheckGracefulDelete): the request's, else the pod's
+/// terminationGracePeriodSeconds (default 30); 0 when the pod is unscheduled or finished.
+pub fn pod_grace_seconds(pod: &Value, requested: Option<i64>) -> i64 {
+    let bound = pod["spec"]["nodeName"].as_str().is_some_and(|n| !n.is_empty());
+    let phase = pod["status"]["phase"].as_str().unwrap_or("");
+    if !bound || phase == "Succeeded" || phase == "Failed" {
+        return 0;
+    }
+    requested.unwrap_or_else(|| pod["spec"]["terminationGracePeriodSeconds"].as_i64().unwrap_or(30)).max(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_fields_are_found_and_empty_ones_ignored() {
+        let body = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "bogus": 1},
+                          "data": {"a": "b"}, "extra": {"x": 1}, "binaryData": {}});
+        let (canonical, unknown) = canonicalize("ConfigMap", "v1", &body).unwrap();
+        assert_eq!(unknown, vec!["extra".to_string(), "metadata.bogus".to_string()]);
+        assert_eq!(canonical["data"]["a"], "b");
+        assert!(canonical.get("extra").is_none());
+        let err = canonicalize("Pod", "v1", &json!({"spec": {"containers": "nope"}})).unwrap_err();
+        assert_eq!(err.code(), 400);
+    }
+
+    #[test]
+    fn qos_and_grace() {
+        let pod = json!({"spec": {"containers": [{"name": "a", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]}});
+        assert_eq!(qos_class(&pod), "Guaranteed");
+        assert_eq!(qos_class(&json!({"spec": {"containers": [{"name": "a"}]}})), "BestEffort");
+        let bound = json!({"spec": {"nodeName": "n", "terminationGracePeriodSeconds": 10}, "status": {"phase": "Running"}});
+        assert_eq!(pod_grace_seconds(&bound, None), 10);
+        assert_eq!(pod_grace_seconds(&bound, Some(0)), 0);
+        assert_eq!(pod_grace_seconds(&json!({"spec": {}}), Some(30)), 0, "unscheduled pods go at once");
+    }
+}

@@ -1,0 +1,504 @@
+//! The API server core: `http::Request` in, `http::Response` with a streaming body out, sequenced
+//! by one function, [`ApiServer::handle`]:
+//! request info → authn → authz → in-flight limit → (admission, validation inside the registry)
+//! → registry → storage. Transport-agnostic: hyper serves it over TLS in real mode and over
+//! madsim's simulated TCP in the simulation.
+
+pub mod authn;
+pub mod metrics;
+mod watch_stream;
+
+#[cfg(not(madsim))]
+pub mod http_server;
+#[cfg(not(madsim))]
+pub mod tls;
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use serde_json::Value;
+use tokio::sync::Semaphore;
+
+use crate::api::query::{DeleteQuery, ReadQuery, WriteQuery};
+use crate::api::request_info::{self, RequestInfo, ResourceRequest, Verb};
+use crate::api::resources::{self, Resource};
+use crate::api::status::{success_status, ApiError};
+use crate::api::{discovery, openapi, table};
+use crate::registry::{list_json, Registry, RegistryConfig};
+use crate::storage::Storage;
+
+use self::authn::{Authenticated, TokenAuthenticator, UserInfo};
+use self::metrics::Metrics;
+
+/// The response body: bytes, streamed for watches.
+pub type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, Infallible>;
+
+/// Limits and options of the API server core. Defaults are kube-apiserver's.
+#[derive(Clone, Debug)]
+pub struct ApiServerConfig {
+    /// Non-mutating requests in flight at once (--max-requests-inflight). Default 400.
+    pub max_requests_inflight: usize,
+    /// Mutating requests in flight at once (--max-mutating-requests-inflight). Default 200.
+    pub max_mutating_requests_inflight: usize,
+    /// Largest request body accepted. Default 3 MiB (kube-apiserver's limit).
+    pub body_limit_bytes: usize,
+    /// Watches end after a random time in [min, 2*min] unless timeoutSeconds says otherwise.
+    /// Default 1800 s (--min-request-timeout).
+    pub min_request_timeout: Duration,
+    /// How long Events live (--event-ttl). Default 1 h.
+    pub event_ttl: Duration,
+    /// Authorization modes (--authorization-mode). Only AlwaysAllow and AlwaysDeny are
+    /// implemented so far (Node and RBAC: issue #7).
+    pub authorization_modes: Vec<String>,
+    /// Registry and watch cache options.
+    pub registry: RegistryConfig,
+    /// The version string /version reports.
+    pub git_version: String,
+}
+
+impl Default for ApiServerConfig {
+    fn default() -> Self {
+        ApiServerConfig {
+            max_requests_inflight: 400,
+            max_mutating_requests_inflight: 200,
+            body_limit_bytes: 3 * 1024 * 1024,
+            min_request_timeout: Duration::from_secs(1800),
+            event_ttl: Duration::from_secs(3600),
+            authorization_modes: vec!["AlwaysAllow".into()],
+            registry: RegistryConfig::default(),
+            git_version: format!("v1.34.0-kubesim.{}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+}
+
+/// A request's identity and verb, for authorization.
+#[derive(Debug)]
+struct Attributes<'a> {
+    user: &'a UserInfo,
+    info: &'a RequestInfo,
+}
+
+/// The API server core.
+pub struct ApiServer {
+    registry: Registry,
+    config: ApiServerConfig,
+    tokens: TokenAuthenticator,
+    readonly: Semaphore,
+    mutating: Semaphore,
+    metrics: Metrics,
+}
+
+impl std::fmt::Debug for ApiServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiServer").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+fn json_response(code: u16, body: Bytes) -> Response<Body> {
+    let mut r = Response::new(Full::new(body).boxed_unsync());
+    *r.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+fn text_response(code: u16, text: &'static str) -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::from_static(text.as_bytes())).boxed_unsync());
+    *r.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::OK);
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r
+}
+
+/// The response for an error: a `Status`, except 429 which kube-apiserver answers in plain text.
+pub fn error_response(e: &ApiError) -> Response<Body> {
+    let mut r = if let ApiError::TooManyRequests { .. } = e {
+        text_response(429, "Too many requests, please try again later.\n")
+    } else {
+        json_response(e.code(), Bytes::from(e.to_status().to_string()))
+    };
+    if let Some(s) = e.retry_after() {
+        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
+    }
+    r
+}
+
+/// What the client accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Output {
+    Json,
+    Table(table::IncludeObject),
+}
+
+fn negotiate(accept: Option<&str>) -> Result<Output, ApiError> {
+    let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else { return Ok(Output::Json) };
+    let mut json_ok = false;
+    for part in accept.split(',') {
+        let mut params = part.split(';').map(str::trim);
+        let media = params.next().unwrap_or("");
+        let params: Vec<(&str, &str)> = params.filter_map(|p| p.split_once('=')).collect();
+        let get = |k: &str| params.iter().find(|(pk, _)| *pk == k).map(|(_, v)| *v);
+        if !matches!(media, "application/json" | "*/*" | "application/*") {
+            continue;
+        }
+        match get("as") {
+            Some("Table")
+                if get("g") == Some("meta.k8s.io") && matches!(get("v"), Some("v1") | Some("v1beta1")) =>
+            {
+                return Ok(Output::Table(table::IncludeObject::parse(get("includeObject"))));
+            }
+            Some(_) => continue,
+            None => json_ok = true,
+        }
+    }
+    if json_ok {
+        Ok(Output::Json)
+    } else {
+        Err(ApiError::NotAcceptable("application/json, application/yaml".into()))
+    }
+}
+
+fn query_of(req: &Request<Bytes>) -> Option<&str> {
+    req.uri().query()
+}
+
+impl ApiServer {
+    /// Builds the core over `storage`, creates the system namespaces, and starts the caches.
+    pub async fn new(
+        storage: Arc<dyn Storage>,
+        config: ApiServerConfig,
+        tokens: TokenAuthenticator,
+    ) -> Arc<Self> {
+        let registry = Registry::new(storage, config.registry.clone());
+        registry.start();
+        let server = Arc::new(ApiServer {
+            registry,
+            readonly: Semaphore::new(config.max_requests_inflight.max(1)),
+            mutating: Semaphore::new(config.max_mutating_requests_inflight.max(1)),
+            config,
+            tokens,
+            metrics: Metrics::default(),
+        });
+        let bootstrap = server.clone();
+        tokio::spawn(async move {
+            let mut backoff = Duration::from_millis(100);
+            while let Err(e) = bootstrap.registry.bootstrap().await {
+                tracing::warn!(error = %e, "creating system namespaces failed; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        });
+        server
+    }
+
+    /// The registry (for in-process callers and tests).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Waits until the caches are loaded.
+    pub async fn wait_ready(&self) -> Result<(), ApiError> {
+        self.registry.wait_ready().await
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// THE pipeline: every request goes through here, in this order.
+    pub async fn handle(&self, req: Request<Bytes>) -> Response<Body> {
+        let started = tokio::time::Instant::now();
+        let info = match request_info::parse(req.method(), req.uri().path(), query_of(&req)) {
+            Ok(info) => info,
+            Err(e) => return error_response(&e),
+        };
+        let (verb, resource) = match &info {
+            RequestInfo::Resource(r) => (r.verb.as_str().to_owned(), r.resource.clone()),
+            RequestInfo::NonResource { verb, .. } => (verb.to_string(), String::new()),
+        };
+        let response = match self.authenticate(&req) {
+            Err(e) => error_response(&e),
+            Ok(user) => match self.authorize(&Attributes { user: &user, info: &info }) {
+                Err(e) => error_response(&e),
+                Ok(()) => match &info {
+                    RequestInfo::NonResource { path, .. } => self.non_resource(&req, path).await,
+                    RequestInfo::Resource(r) => self.limited(&req, r).await,
+                },
+            },
+        };
+        if verb != "watch" {
+            self.metrics.record(&verb, &resource, response.status().as_u16(), started.elapsed());
+        }
+        response
+    }
+
+    fn authenticate(&self, req: &Request<Bytes>) -> Result<UserInfo, ApiError> {
+        let header = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        match self.tokens.authenticate(header) {
+            Authenticated::User(u) => Ok(u),
+            Authenticated::Anonymous => Ok(UserInfo::anonymous()),
+            Authenticated::Rejected => Err(ApiError::Unauthorized),
+        }
+    }
+
+    fn authorize(&self, a: &Attributes<'_>) -> Result<(), ApiError> {
+        for mode in &self.config.authorization_modes {
+            match mode.as_str() {
+                "AlwaysAllow" => return Ok(()),
+                "AlwaysDeny" => break,
+                _ => continue,
+            }
+        }
+        let (resource, name, verb, ns) = match a.info {
+            RequestInfo::Resource(r) => {
+                (r.resource.clone(), r.name.clone().unwrap_or_default(), r.verb.as_str(), r.namespace.clone())
+            }
+            RequestInfo::NonResource { verb, path } => {
+                return Err(ApiError::Forbidden {
+                    resource: String::new(),
+                    name: String::new(),
+                    message: format!("forbidden: User \"{}\" cannot {verb} path \"{path}\"", a.user.name),
+                });
+            }
+        };
+        let scope = match ns {
+            Some(ns) => format!(" in the namespace \"{ns}\""),
+            None => " at the cluster scope".into(),
+        };
+        Err(ApiError::Forbidden {
+            resource: resource.clone(),
+            name,
+            message: format!(
+                "{resource} is forbidden: User \"{}\" cannot {verb} resource \"{resource}\" in API group \"\"{scope}",
+                a.user.name
+            ),
+        })
+    }
+
+    /// The in-flight limits: watches are not counted (long-running), as in kube-apiserver.
+    async fn limited(&self, req: &Request<Bytes>, r: &ResourceRequest) -> Response<Body> {
+        if r.verb == Verb::Watch {
+            return self.resource(req, r).await;
+        }
+        let (semaphore, kind) =
+            if r.verb.is_mutating() { (&self.mutating, "mutating") } else { (&self.readonly, "readOnly") };
+        let Ok(_permit) = semaphore.try_acquire() else {
+            self.metrics.rejected(kind);
+            return error_response(&ApiError::TooManyRequests { retry_after_seconds: 1 });
+        };
+        self.resource(req, r).await
+    }
+
+    async fn resource(&self, req: &Request<Bytes>, r: &ResourceRequest) -> Response<Body> {
+        match self.resource_inner(req, r).await {
+            Ok(resp) => resp,
+            Err(e) => error_response(&e),
+        }
+    }
+
+    async fn resource_inner(
+        &self,
+        req: &Request<Bytes>,
+        rr: &ResourceRequest,
+    ) -> Result<Response<Body>, ApiError> {
+        let r = resources::find(&rr.group, &rr.version, &rr.resource).ok_or(ApiError::NoRoute)?;
+        if let Some(sub) = &rr.subresource {
+            if r.subresource(sub).is_none() {
+                return Err(ApiError::NotFound {
+                    resource: format!("{}/{sub}", r.plural),
+                    name: rr.name.clone().unwrap_or_default(),
+                });
+            }
+        }
+        let ns = rr.namespace.as_deref();
+        if r.namespaced && ns.is_none() && !matches!(rr.verb, Verb::List | Verb::Watch) {
+            return Err(ApiError::NoRoute);
+        }
+        let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok());
+        let output = negotiate(accept)?;
+        let query = query_of(req);
+        let body = req.body();
+        if body.len() > self.config.body_limit_bytes {
+            return Err(ApiError::TooLarge { limit_bytes: self.config.body_limit_bytes });
+        }
+        let name = || Registry::require_name(rr.name.as_deref());
+        match (rr.verb, rr.subresource.as_deref()) {
+            (Verb::Get, _) => {
+                let q = ReadQuery::parse(query)?;
+                let obj = self.registry.get(r, ns, name()?, &q).await?;
+                self.object_output(r, output, obj, 200)
+            }
+            (Verb::List, _) => {
+                let q = ReadQuery::parse(query)?;
+                let list = self.registry.list(r, ns, &q).await?;
+                match output {
+                    Output::Json => Ok(json_response(200, list_json(r, &list))),
+                    Output::Table(include) => {
+                        let objects = parse_all(&list.items)?;
+                        let mut meta = serde_json::Map::new();
+                        meta.insert("resourceVersion".into(), Value::String(list.revision.to_string()));
+                        if let Some(c) = &list.continue_token {
+                            meta.insert("continue".into(), Value::String(c.clone()));
+                        }
+                        let t = table::to_table(
+                            r,
+                            &objects,
+                            Value::Object(meta),
+                            include,
+                            crate::api::object::now_unix(),
+                        );
+                        Ok(json_response(200, Bytes::from(t.to_string())))
+                    }
+                }
+            }
+            (Verb::Watch, _) => {
+                let q = ReadQuery::parse(query)?;
+                let setup = match self.registry.watch(r, ns, &q).await {
+                    Ok(s) => s,
+                    // kube-apiserver answers a watch from a compacted version with 200 and one
+                    // ERROR event (k8s-api.md §1.6).
+                    Err(e @ ApiError::Expired(_)) => return Ok(watch_stream::error_only(&e)),
+                    Err(e) => return Err(e),
+                };
+                let timeout = match q.timeout_seconds {
+                    Some(s) => Duration::from_secs(s),
+                    None => {
+                        let min = self.config.min_request_timeout.as_secs_f64();
+                        Duration::from_secs_f64(min * (1.0 + rand::random::<f64>()))
+                    }
+                };
+                let table = match output {
+                    Output::Table(include) => Some(include),
+                    Output::Json => None,
+                };
+                Ok(watch_stream::response(r, setup, timeout, q.allow_watch_bookmarks, table))
+            }
+            (Verb::Create, Some("binding")) => {
+                let wq = WriteQuery::parse(query)?;
+                let status = self.registry.bind(ns.unwrap_or_default(), name()?, body, &wq).await?;
+                Ok(json_response(201, status))
+            }
+            (Verb::Create, None) => {
+                let wq = WriteQuery::parse(query)?;
+                let obj = self.registry.create(r, ns, body, &wq).await?;
+                self.object_output(r, output, obj, 201)
+            }
+            (Verb::Update, sub) => {
+                let wq = WriteQuery::parse(query)?;
+                let obj = self.registry.update(r, ns, name()?, sub, body, &wq).await?;
+                self.object_output(r, output, obj, 200)
+            }
+            (Verb::Patch, sub) => {
+                let wq = WriteQuery::parse(query)?;
+                let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+                let obj = self.registry.patch(r, ns, name()?, sub, ct, body, &wq).await?;
+                self.object_output(r, output, obj, 200)
+            }
+            (Verb::Delete, None) => {
+                let dq = DeleteQuery::parse(query)?;
+                let obj = self.registry.delete(r, ns, name()?, &dq, body).await?;
+                self.object_output(r, output, obj, 200)
+            }
+            (Verb::DeleteCollection, None) => {
+                let q = ReadQuery::parse(query)?;
+                let dq = DeleteQuery::parse(query)?;
+                let list = self.registry.delete_collection(r, ns, &q, &dq, body).await?;
+                Ok(json_response(200, list_json(r, &list)))
+            }
+            _ => Err(ApiError::MethodNotAllowed),
+        }
+    }
+
+    fn object_output(
+        &self,
+        r: &Resource,
+        output: Output,
+        obj: Bytes,
+        code: u16,
+    ) -> Result<Response<Body>, ApiError> {
+        match output {
+            Output::Json => Ok(json_response(code, obj)),
+            Output::Table(include) => {
+                let v: Value = serde_json::from_slice(&obj).map_err(|e| ApiError::Internal(e.to_string()))?;
+                let meta = serde_json::json!({"resourceVersion": v["metadata"]["resourceVersion"]});
+                let t = table::to_table(r, &[v], meta, include, crate::api::object::now_unix());
+                Ok(json_response(code, Bytes::from(t.to_string())))
+            }
+        }
+    }
+
+    async fn non_resource(&self, req: &Request<Bytes>, path: &str) -> Response<Body> {
+        if req.method() != Method::GET && req.method() != Method::HEAD {
+            return error_response(&ApiError::MethodNotAllowed);
+        }
+        let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let json = |v: Value| json_response(200, Bytes::from(v.to_string()));
+        let trimmed = path.trim_end_matches('/');
+        match trimmed {
+            "/healthz" | "/livez" => text_response(200, "ok"),
+            "/readyz" => match tokio::time::timeout(Duration::from_millis(50), self.registry.wait_ready())
+                .await
+            {
+                Ok(Ok(())) => text_response(200, "ok"),
+                _ => text_response(503, "[-]informer-sync failed: caches not synced\nreadyz check failed\n"),
+            },
+            "/metrics" => {
+                for r in resources::RESOURCES {
+                    if let Some(c) = self.registry.cache(r) {
+                        self.metrics.set_gauge(
+                            format!("apiserver_watch_cache_objects{{resource=\"{}\"}}", r.plural),
+                            c.len() as f64,
+                        );
+                        self.metrics.set_gauge(
+                            format!("apiserver_registered_watchers{{resource=\"{}\"}}", r.plural),
+                            c.watcher_count() as f64,
+                        );
+                    }
+                }
+                let mut resp = json_response(200, Bytes::from(self.metrics.render()));
+                resp.headers_mut()
+                    .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+                resp
+            }
+            "/version" => json(discovery::version_info(&self.config.git_version)),
+            "/api" if discovery::wants_aggregated(accept) => aggregated(discovery::aggregated_core()),
+            "/api" => json(discovery::api_versions()),
+            "/apis" if discovery::wants_aggregated(accept) => aggregated(discovery::aggregated_groups()),
+            "/apis" => json(discovery::api_group_list()),
+            "/openapi/v3" => json(openapi::v3_index()),
+            _ => {
+                let segments: Vec<&str> = trimmed.trim_start_matches('/').split('/').collect();
+                let found = match segments.as_slice() {
+                    ["api", version] => discovery::api_resource_list("", version),
+                    ["apis", group] => discovery::api_group(group),
+                    ["apis", group, version] => discovery::api_resource_list(group, version),
+                    ["openapi", "v3", rest @ ..] => openapi::v3_document(&rest.join("/")),
+                    _ => None,
+                };
+                match found {
+                    Some(v) => json(v),
+                    None => error_response(&ApiError::NoRoute),
+                }
+            }
+        }
+    }
+}
+
+fn aggregated(v: Value) -> Response<Body> {
+    let mut r = json_response(200, Bytes::from(v.to_string()));
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(discovery::AGGREGATED_CONTENT_TYPE));
+    r
+}
+
+fn parse_all(items: &[Bytes]) -> Result<Vec<Value>, ApiError> {
+    items.iter().map(|i| serde_json::from_slice(i).map_err(|e| ApiError::Internal(e.to_string()))).collect()
+}
+
+/// A success Status body (for callers that answer one).
+pub fn success(code: u16) -> Bytes {
+    Bytes::from(success_status(code, None).to_string())
+}

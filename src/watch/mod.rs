@@ -1,0 +1,3 @@
+//! Watch: the per-resource watch cache that serves lists and watches from memory.
+
+pub mod cache;
