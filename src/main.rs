@@ -110,6 +110,10 @@ mod real {
         /// Enable watch caching in the apiserver.
         #[arg(long, default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
         watch_cache: bool,
+        /// Watch cache size settings for some resources, each `resource[.group]#size`: how many
+        /// events each resource's cache keeps for watches that resume from a past version.
+        #[arg(long, value_delimiter = ',')]
+        watch_cache_sizes: Vec<String>,
         /// The maximum number of non-mutating requests in flight at a given time.
         #[arg(long, default_value_t = 400)]
         max_requests_inflight: usize,
@@ -189,6 +193,15 @@ mod real {
             ..ApiServerConfig::default()
         };
         config.registry.watch_cache = args.watch_cache;
+        for entry in &args.watch_cache_sizes {
+            let (resource, size) = entry
+                .split_once('#')
+                .ok_or(format!("--watch-cache-sizes entry {entry:?} is not resource#size"))?;
+            let size: usize =
+                size.parse().map_err(|_| format!("--watch-cache-sizes entry {entry:?}: bad size"))?;
+            let plural = resource.split('.').next().unwrap_or(resource);
+            config.registry.cache_sizes.insert(plural.to_owned(), size);
+        }
         let server = ApiServer::new(storage, config, tokens).await;
         let addr = SocketAddr::new(args.bind_address, args.secure_port);
         let listener =

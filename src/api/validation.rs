@@ -1208,7 +1208,9 @@ fn validate_container_resources(r: Option<&core::ResourceRequirements>, path: &s
     for (k, q) in requests {
         let p = key(&req_path, k);
         check_name(k, &p, &mut errs);
-        let Some(v) = validate_quantity(k, q, &p, &mut errs) else { continue };
+        let Some(v) = validate_quantity(k, q, &p, &mut errs) else {
+            continue;
+        };
         if let Some(&l) = limit_vals.get(k) {
             let overcommit = is_native_resource(k) && !k.starts_with("hugepages-");
             if v != l && !overcommit {
@@ -1712,7 +1714,9 @@ fn validate_pod_binding(b: &core::Binding) -> Vec<FieldError> {
 // ---------------------------------------------------------------------------
 
 fn node_pod_cidrs(n: &core::Node) -> Vec<String> {
-    let Some(spec) = &n.spec else { return Vec::new() };
+    let Some(spec) = &n.spec else {
+        return Vec::new();
+    };
     match &spec.pod_cidrs {
         Some(v) if !v.is_empty() => v.clone(),
         _ => spec.pod_cidr.iter().filter(|s| !s.is_empty()).cloned().collect(),
@@ -1922,16 +1926,12 @@ fn validate_secret_body(s: &core::Secret) -> Vec<FieldError> {
                 }
             }
         },
-        "kubernetes.io/basic-auth" => {
-            if !has("username") && !has("password") {
-                errs.push(FieldError::required("data[username]", ""));
-                errs.push(FieldError::required("data[password]", ""));
-            }
+        "kubernetes.io/basic-auth" if !has("username") && !has("password") => {
+            errs.push(FieldError::required("data[username]", ""));
+            errs.push(FieldError::required("data[password]", ""));
         }
-        "kubernetes.io/ssh-auth" => {
-            if get("ssh-privatekey").is_none_or(|v| v.is_empty()) {
-                errs.push(FieldError::required("data[ssh-privatekey]", ""));
-            }
+        "kubernetes.io/ssh-auth" if get("ssh-privatekey").is_none_or(|v| v.is_empty()) => {
+            errs.push(FieldError::required("data[ssh-privatekey]", ""));
         }
         "kubernetes.io/tls" => {
             if !has("tls.key") {
@@ -2178,3 +2178,471 @@ fn role_ref_changed(r: &rbac::RoleRef) -> FieldError {
 // ---------------------------------------------------------------------------
 // Tests
 // ---------------------------------------------------------------------------
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Runs `validate_create` and compares the full messages, in order.
+    fn check(kind: &str, input: Value, expected: &[&str]) {
+        let got: Vec<String> = validate_create(kind, &input).iter().map(FieldError::message).collect();
+        assert_eq!(got, expected, "input: {input}");
+    }
+
+    fn check_update(kind: &str, new: Value, old: Value, expected: &[&str]) {
+        let got: Vec<String> = validate_update(kind, &new, &old).iter().map(FieldError::message).collect();
+        assert_eq!(got, expected);
+    }
+
+    fn pod(spec: Value) -> Value {
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"}, "spec": spec})
+    }
+
+    const SUBDOMAIN_MSG: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
+    const LABEL_MSG: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
+
+    #[test]
+    fn quantity_parsing() {
+        let cases: &[(&str, Option<i128>)] = &[
+            ("0", Some(0)),
+            ("1", Some(1000)),
+            ("100m", Some(100)),
+            ("1.5", Some(1500)),
+            ("0.1", Some(100)),
+            (".5", Some(500)),
+            ("1k", Some(1_000_000)),
+            ("1M", Some(1_000_000_000)),
+            ("1G", Some(1_000_000_000_000)),
+            ("1T", Some(1_000_000_000_000_000)),
+            ("1P", Some(1_000_000_000_000_000_000)),
+            ("1E", Some(1_000_000_000_000_000_000_000)),
+            ("1Ki", Some(1_024_000)),
+            ("1Mi", Some(1_048_576_000)),
+            ("1Gi", Some(1_073_741_824_000)),
+            ("0.5Gi", Some(536_870_912_000)),
+            ("1Ti", Some(1_099_511_627_776_000)),
+            ("1Pi", Some(1_125_899_906_842_624_000)),
+            ("1Ei", Some(1_152_921_504_606_846_976_000)),
+            ("1e3", Some(1_000_000)),
+            ("1E3", Some(1_000_000)),
+            ("1e-3", Some(1)),
+            ("1e+3", Some(1_000_000)),
+            ("500u", Some(1)),   // rounds up
+            ("1n", Some(1)),     // rounds up
+            ("0.0001", Some(1)), // rounds up
+            ("-1", Some(-1000)),
+            ("+2", Some(2000)),
+            ("-100m", Some(-100)),
+            ("", None),
+            ("m", None),
+            ("1 ", None),
+            (" 1", None),
+            ("1x", None),
+            ("1KiB", None),
+            ("1.2.3", None),
+            ("1e", Some(1_000_000_000_000_000_000_000)).into_none_if_e(),
+            ("abc", None),
+            ("1mi", None),
+            ("--1", None),
+        ];
+        for (s, want) in cases {
+            assert_eq!(parse_quantity(s), *want, "parse_quantity({s:?})");
+        }
+        assert_eq!(parse_quantity_value("100m"), Some(1));
+        assert_eq!(parse_quantity_value("1Gi"), Some(1_073_741_824));
+        assert_eq!(parse_quantity_value("2"), Some(2));
+        assert_eq!(parse_quantity("99999999999999999999999999999999999E"), None);
+        // overflow
+    }
+
+    trait IntoNone {
+        fn into_none_if_e(self) -> (&'static str, Option<i128>);
+    }
+    impl IntoNone for (&'static str, Option<i128>) {
+        // "1e" is not a valid suffix ("e" alone is neither exponent nor SI).
+        fn into_none_if_e(self) -> (&'static str, Option<i128>) {
+            (self.0, None)
+        }
+    }
+
+    #[test]
+    fn reasons_and_bodies_for_every_kind() {
+        let cases = [
+            (FieldError::required("spec.containers", ""), "FieldValueRequired", "spec.containers: Required value"),
+            (FieldError::invalid("metadata.name", "x", "bad"), "FieldValueInvalid", "metadata.name: Invalid value: \"x\": bad"),
+            (
+                FieldError::not_supported("spec.restartPolicy", "Sometimes", &["Always", "OnFailure", "Never"]),
+                "FieldValueNotSupported",
+                "spec.restartPolicy: Unsupported value: \"Sometimes\": supported values: \"Always\", \"OnFailure\", \"Never\"",
+            ),
+            (FieldError::duplicate("spec.containers[1].name", "a"), "FieldValueDuplicate", "spec.containers[1].name: Duplicate value: \"a\""),
+            (FieldError::forbidden("metadata.namespace", "not allowed on this type"), "FieldValueForbidden", "metadata.namespace: Forbidden: not allowed on this type"),
+            (FieldError::too_long("metadata.annotations", 262144), "FieldValueTooLong", "metadata.annotations: Too long: may not be more than 262144 bytes"),
+            (FieldError::too_many("spec.items", 5, 3), "FieldValueTooMany", "spec.items: Too many: 5: must have at most 3 items"),
+        ];
+        for (e, reason, msg) in cases {
+            assert_eq!(e.reason(), reason);
+            assert_eq!(e.message(), msg);
+        }
+        assert_eq!(FieldError::too_many("x", -1, 1).message(), "x: Too many: must have at most 1 item");
+        assert_eq!(FieldError::required("a", "why").body(), "Required value: why");
+        assert_eq!(go_quote("a\"b\\c\n"), "\"a\\\"b\\\\c\\n\"");
+    }
+
+    #[test]
+    fn invalid_message_aggregates() {
+        let one = [FieldError::required("spec.containers", "")];
+        assert_eq!(
+            invalid_message("Pod", "x", &one),
+            "Pod \"x\" is invalid: spec.containers: Required value"
+        );
+        let two = [
+            FieldError::required("spec.containers", ""),
+            FieldError::required("spec.containers", ""), // deduplicated
+            FieldError::forbidden("spec", "nope"),
+        ];
+        assert_eq!(
+            invalid_message("Pod", "x", &two),
+            "Pod \"x\" is invalid: [spec.containers: Required value, spec: Forbidden: nope]"
+        );
+        assert_eq!(qualified_kind("Lease"), "Lease.coordination.k8s.io");
+        assert_eq!(qualified_kind("ClusterRole"), "ClusterRole.rbac.authorization.k8s.io");
+        assert_eq!(qualified_kind("Pod"), "Pod");
+    }
+
+    #[test]
+    fn pod_name_message_exact() {
+        let p = json!({"metadata": {"name": "Foo_", "namespace": "default"}, "spec": {"containers": [{"name": "c", "image": "i"}]}});
+        check("Pod", p, &[&format!("metadata.name: Invalid value: \"Foo_\": {SUBDOMAIN_MSG}")]);
+    }
+
+    #[test]
+    fn pod_valid_and_missing_containers() {
+        check("Pod", pod(json!({"containers": [{"name": "c", "image": "nginx"}]})), &[]);
+        check("Pod", pod(json!({})), &["spec.containers: Required value"]);
+        check(
+            "Pod",
+            json!({"metadata": {"name": "p", "namespace": "default"}}),
+            &["spec.containers: Required value"],
+        );
+    }
+
+    #[test]
+    fn pod_many_errors_together() {
+        let p = json!({
+            "metadata": {"namespace": "default", "labels": {"bad key!": "v"}},
+            "spec": {
+                "restartPolicy": "Sometimes",
+                "dnsPolicy": "Bogus",
+                "nodeName": "Node_1",
+                "containers": [
+                    {"name": "C", "ports": [{"containerPort": 70000, "protocol": "HTTP"}, {"containerPort": 0}]},
+                    {"name": "c2", "image": "i", "resources": {"requests": {"cpu": "2", "memory": "1x"}, "limits": {"cpu": "1"}}},
+                    {"name": "c2", "image": "i"}
+                ]
+            }
+        });
+        check(
+            "Pod",
+            p,
+            &[
+                "metadata.name: Required value: name or generateName is required",
+                "metadata.labels: Invalid value: \"bad key!\": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')",
+                &format!("spec.containers[0].name: Invalid value: \"C\": {LABEL_MSG}"),
+                "spec.containers[0].image: Required value",
+                "spec.containers[0].ports[0].containerPort: Invalid value: 70000: must be between 1 and 65535, inclusive",
+                "spec.containers[0].ports[0].protocol: Unsupported value: \"HTTP\": supported values: \"SCTP\", \"TCP\", \"UDP\"",
+                "spec.containers[0].ports[1].containerPort: Required value",
+                "spec.containers[1].resources.requests: Invalid value: \"2\": must be less than or equal to cpu limit",
+                "spec.containers[1].resources.requests[memory]: Invalid value: \"1x\": quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'",
+                "spec.containers[2].name: Duplicate value: \"c2\"",
+                "spec.restartPolicy: Unsupported value: \"Sometimes\": supported values: \"Always\", \"OnFailure\", \"Never\"",
+                "spec.dnsPolicy: Unsupported value: \"Bogus\": supported values: \"ClusterFirst\", \"ClusterFirstWithHostNet\", \"Default\", \"None\"",
+                &format!("spec.nodeName: Invalid value: \"Node_1\": {SUBDOMAIN_MSG}"),
+            ],
+        );
+    }
+
+    #[test]
+    fn pod_resources_and_tolerations() {
+        check(
+            "Pod",
+            pod(json!({"containers": [{"name": "c", "image": "i", "resources": {
+                "limits": {"cpu": "-1", "gpu": "1", "example.com/foo": "1500m"},
+                "requests": {"cpu": "500m", "memory": "1Gi"}}}],
+                "tolerations": [{"key": "k", "operator": "Bad"}, {"operator": "Equal", "value": "x"}, {"key": "a", "tolerationSeconds": 5, "effect": "NoSchedule"}]})),
+            &[
+                "spec.containers[0].resources.limits[cpu]: Invalid value: \"-1\": must be greater than or equal to 0",
+                "spec.containers[0].resources.limits[example.com/foo]: Invalid value: \"1500m\": must be an integer",
+                "spec.containers[0].resources.limits[gpu]: Invalid value: \"gpu\": must be a standard resource for containers",
+                "spec.containers[0].resources.requests: Invalid value: \"500m\": must be less than or equal to cpu limit",
+                "spec.tolerations[0].operator: Unsupported value: \"Bad\": supported values: \"Equal\", \"Exists\"",
+                "spec.tolerations[1].operator: Invalid value: \"Equal\": operator must be Exists when `key` is empty, which means \"match all values and all keys\"",
+                "spec.tolerations[2].effect: Invalid value: \"NoSchedule\": effect must be 'NoExecute' when `tolerationSeconds` is set",
+            ],
+        );
+    }
+
+    #[test]
+    fn pod_update_rules() {
+        let old = pod(
+            json!({"containers": [{"name": "c", "image": "a"}], "tolerations": [{"key": "k", "operator": "Exists"}]}),
+        );
+        // image, activeDeadlineSeconds and toleration additions are allowed
+        let ok = pod(json!({"containers": [{"name": "c", "image": "b"}], "activeDeadlineSeconds": 10,
+            "tolerations": [{"key": "k", "operator": "Exists"}, {"key": "j", "operator": "Exists"}]}));
+        check_update("Pod", ok, old.clone(), &[]);
+        // changing anything else is forbidden
+        let bad = pod(
+            json!({"containers": [{"name": "c", "image": "a"}], "nodeName": "n1", "tolerations": [{"key": "k", "operator": "Exists"}]}),
+        );
+        let errs = validate_update("Pod", &bad, &old);
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].kind, FieldErrorKind::Forbidden);
+        assert_eq!(errs[0].field, "spec");
+        assert!(errs[0].message().starts_with(&format!("spec: Forbidden: {POD_UPDATE_FORBIDDEN_MSG}")));
+        assert!(errs[0].detail.contains("spec.nodeName"));
+        // removing a toleration, adding a container
+        let bad2 = pod(json!({"containers": [{"name": "c", "image": "a"}, {"name": "d", "image": "a"}]}));
+        check_update(
+            "Pod",
+            bad2,
+            old.clone(),
+            &["spec.containers: Forbidden: pod updates may not add or remove containers"],
+        );
+        let bad3 = pod(json!({"containers": [{"name": "c", "image": "a"}]}));
+        let msgs: Vec<String> = validate_update("Pod", &bad3, &old).iter().map(FieldError::message).collect();
+        assert_eq!(msgs[0], "spec.tolerations: Forbidden: existing toleration can not be modified except its tolerationSeconds");
+        // activeDeadlineSeconds may only decrease
+        let old_ads = pod(json!({"containers": [{"name": "c", "image": "a"}], "activeDeadlineSeconds": 5}));
+        let up = pod(json!({"containers": [{"name": "c", "image": "a"}], "activeDeadlineSeconds": 6}));
+        check_update(
+            "Pod",
+            up,
+            old_ads,
+            &["spec.activeDeadlineSeconds: Invalid value: 6: must be less than or equal to previous value"],
+        );
+    }
+
+    #[test]
+    fn pod_status_update_ignores_spec() {
+        let old = pod(json!({"containers": [{"name": "c", "image": "a"}]}));
+        let mut new = pod(json!({"containers": []}));
+        new["status"] = json!({"phase": "Running", "podIPs": [{"ip": "10.0.0.1"}, {"ip": "nope"}]});
+        let msgs: Vec<String> =
+            validate_status_update("Pod", &new, &old).iter().map(FieldError::message).collect();
+        assert_eq!(msgs, ["status.podIPs[1]: Invalid value: \"nope\": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"]);
+    }
+
+    #[test]
+    fn object_meta_rules() {
+        // namespace forbidden on cluster-scoped, required on namespaced
+        check(
+            "Node",
+            json!({"metadata": {"name": "n", "namespace": "x"}}),
+            &["metadata.namespace: Forbidden: not allowed on this type"],
+        );
+        check("ConfigMap", json!({"metadata": {"name": "c"}}), &["metadata.namespace: Required value"]);
+        // namespaces use DNS labels
+        check(
+            "Namespace",
+            json!({"metadata": {"name": "a.b"}}),
+            &["metadata.name: Invalid value: \"a.b\": must not contain dots"],
+        );
+        // generateName with trailing dash is fine; name generated later
+        check(
+            "Pod",
+            json!({"metadata": {"generateName": "web-", "namespace": "d"}, "spec": {"containers": [{"name": "c", "image": "i"}]}}),
+            &[],
+        );
+        check(
+            "Pod",
+            json!({"metadata": {"generateName": "Web-", "namespace": "d"}, "spec": {"containers": [{"name": "c", "image": "i"}]}}),
+            &[&format!("metadata.generateName: Invalid value: \"Web-\": {SUBDOMAIN_MSG}")],
+        );
+        // label values and annotation size
+        let big = "x".repeat(TOTAL_ANNOTATION_SIZE_LIMIT);
+        check(
+            "ConfigMap",
+            json!({"metadata": {"name": "c", "namespace": "d", "labels": {"a": "-bad"}, "annotations": {"k": big}}}),
+            &[
+                "metadata.labels: Invalid value: \"-bad\": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
+                "metadata.annotations: Too long: may not be more than 262144 bytes",
+            ],
+        );
+        // name too long
+        let long = "a".repeat(254);
+        let errs = validate_create("ConfigMap", &json!({"metadata": {"name": long, "namespace": "d"}}));
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].detail, "must be no more than 253 characters");
+    }
+
+    #[test]
+    fn node_rules() {
+        check(
+            "Node",
+            json!({"metadata": {"name": "n1"}, "spec": {"podCIDR": "10.0.0.0/33", "taints": [
+                {"key": "k", "effect": "Sometimes"}, {"key": "d", "value": "v", "effect": "NoSchedule"}, {"key": "d", "effect": "NoSchedule"}, {"key": "e"}]},
+                "status": {"capacity": {"cpu": "4", "memory": "lots"}}}),
+            &[
+                "spec.taints[0].effect: Unsupported value: \"Sometimes\": supported values: \"NoSchedule\", \"PreferNoSchedule\", \"NoExecute\"",
+                "spec.taints[2]: Duplicate value: core.Taint{Key:\"d\", Value:\"\", Effect:\"NoSchedule\", TimeAdded:<nil>}: taints must be unique by key and effect pair",
+                "spec.taints[3].effect: Required value",
+                "spec.podCIDRs[0]: Invalid value: \"10.0.0.0/33\": must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)",
+                "status.capacity.memory: Invalid value: \"lots\": quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'",
+            ],
+        );
+        check_update(
+            "Node",
+            json!({"metadata": {"name": "n1"}, "spec": {"podCIDR": "10.0.1.0/24"}}),
+            json!({"metadata": {"name": "n1"}, "spec": {"podCIDR": "10.0.0.0/24"}}),
+            &["spec.podCIDRs: Forbidden: node updates may not change podCIDR except from \"\" to valid"],
+        );
+        check_update(
+            "Node",
+            json!({"metadata": {"name": "n1"}, "spec": {"podCIDR": "10.0.1.0/24"}}),
+            json!({"metadata": {"name": "n1"}}),
+            &[],
+        );
+    }
+
+    #[test]
+    fn config_map_and_secret() {
+        check(
+            "ConfigMap",
+            json!({"metadata": {"name": "c", "namespace": "d"}, "data": {"a b": "x", "..x": "y", "ok": "z"}, "binaryData": {"ok": "AAAA"}}),
+            &[
+                "data[..x]: Invalid value: \"..x\": must not start with '..'",
+                "data[a b]: Invalid value: \"a b\": a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')",
+                "data[ok]: Invalid value: \"ok\": duplicate of key present in binaryData",
+            ],
+        );
+        let big = "x".repeat(MAX_SECRET_SIZE + 1);
+        check(
+            "ConfigMap",
+            json!({"metadata": {"name": "c", "namespace": "d"}, "data": {"k": big}}),
+            &[": Too long: may not be more than 1048576 bytes"],
+        );
+        check(
+            "Secret",
+            json!({"metadata": {"name": "s", "namespace": "d"}, "type": "kubernetes.io/tls", "data": {"tls.crt": "AAAA", "bad/key": "AAAA"}}),
+            &[
+                "data[bad/key]: Invalid value: \"bad/key\": a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')",
+                "data[tls.key]: Required value",
+            ],
+        );
+        check_update(
+            "Secret",
+            json!({"metadata": {"name": "s", "namespace": "d"}, "type": "Other"}),
+            json!({"metadata": {"name": "s", "namespace": "d"}, "type": "Opaque"}),
+            &["type: Invalid value: \"Other\": field is immutable"],
+        );
+        check_update(
+            "ConfigMap",
+            json!({"metadata": {"name": "c", "namespace": "d"}, "data": {"a": "2"}}),
+            json!({"metadata": {"name": "c", "namespace": "d"}, "data": {"a": "1"}, "immutable": true}),
+            &[
+                "immutable: Forbidden: field is immutable when `immutable` is set",
+                "data: Forbidden: field is immutable when `immutable` is set",
+            ],
+        );
+    }
+
+    #[test]
+    fn lease_event_binding() {
+        check(
+            "Lease",
+            json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "n1", "namespace": "kube-node-lease"},
+                   "spec": {"holderIdentity": "n1", "leaseDurationSeconds": 0}}),
+            &["spec.leaseDurationSeconds: Invalid value: 0: must be greater than 0"],
+        );
+        check(
+            "Lease",
+            json!({"metadata": {"name": "n1", "namespace": "kube-node-lease"}, "spec": {"holderIdentity": "n1", "leaseDurationSeconds": 40}}),
+            &[],
+        );
+        check(
+            "Event",
+            json!({"metadata": {"name": "e.1", "namespace": "default"}, "involvedObject": {"kind": "Pod", "namespace": "other", "name": "p"}}),
+            &["involvedObject.namespace: Invalid value: \"other\": does not match event.namespace"],
+        );
+        check(
+            "Event",
+            json!({"metadata": {"name": "e.1", "namespace": "default"}, "involvedObject": {"kind": "Node", "name": "n"}}),
+            &[],
+        );
+        check(
+            "Binding",
+            json!({"metadata": {"name": "p"}, "target": {"kind": "Pod"}}),
+            &[
+                "target.kind: Unsupported value: \"Pod\": supported values: \"Node\", \"<empty>\"",
+                "target.name: Required value",
+            ],
+        );
+        check("Binding", json!({"metadata": {"name": "p"}, "target": {"kind": "Node", "name": "n1"}}), &[]);
+    }
+
+    #[test]
+    fn rbac_rules() {
+        check(
+            "Role",
+            json!({"metadata": {"name": "system:r", "namespace": "d"}, "rules": [{"apiGroups": [""], "resources": ["pods"]}, {"verbs": ["get"], "nonResourceURLs": ["/x"]}]}),
+            &[
+                "rules[0].verbs: Required value: verbs must contain at least one value",
+                "rules[1].nonResourceURLs: Invalid value: []string{\"/x\"}: namespaced rules cannot apply to non-resource URLs",
+            ],
+        );
+        check(
+            "ClusterRole",
+            json!({"metadata": {"name": "a/b"}, "rules": [{"verbs": ["get"], "nonResourceURLs": ["/x"]}]}),
+            &["metadata.name: Invalid value: \"a/b\": may not contain '/'"],
+        );
+        let rb = |role: &str| {
+            json!({"metadata": {"name": "rb", "namespace": "d"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role},
+                   "subjects": [{"kind": "User", "name": "u", "apiGroup": "rbac.authorization.k8s.io"}]})
+        };
+        check("RoleBinding", rb("r"), &[]);
+        check_update(
+            "RoleBinding",
+            rb("r2"),
+            rb("r"),
+            &["roleRef: Invalid value: rbac.RoleRef{APIGroup:\"rbac.authorization.k8s.io\", Kind:\"Role\", Name:\"r2\"}: cannot change roleRef"],
+        );
+        check(
+            "ClusterRoleBinding",
+            json!({"metadata": {"name": "crb"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "r"},
+                   "subjects": [{"kind": "ServiceAccount", "name": "sa"}, {"kind": "Robot", "name": "x"}]}),
+            &[
+                "roleRef.kind: Unsupported value: \"Role\": supported values: \"ClusterRole\"",
+                "subjects[0].namespace: Required value",
+                "subjects[1].kind: Unsupported value: \"Robot\": supported values: \"ServiceAccount\", \"User\", \"Group\"",
+            ],
+        );
+    }
+
+    #[test]
+    fn namespace_status_and_finalizers() {
+        check(
+            "Namespace",
+            json!({"metadata": {"name": "ns"}, "spec": {"finalizers": ["custom"]}}),
+            &["spec.finalizers: Invalid value: \"custom\": name is neither a standard finalizer name nor is it fully qualified"],
+        );
+        let old = json!({"metadata": {"name": "ns"}, "status": {"phase": "Active"}});
+        let new = json!({"metadata": {"name": "ns"}, "status": {"phase": "Terminating"}});
+        let msgs: Vec<String> =
+            validate_status_update("Namespace", &new, &old).iter().map(FieldError::message).collect();
+        assert_eq!(msgs, ["status.Phase: Invalid value: \"Terminating\": may only be 'Active' if `deletionTimestamp` is empty"]);
+    }
+
+    #[test]
+    fn decode_failure_is_reported() {
+        let errs = validate_create(
+            "Pod",
+            &json!({"metadata": {"name": "p", "namespace": "d"}, "spec": {"containers": "nope"}}),
+        );
+        assert_eq!(errs.len(), 1);
+        assert!(errs[0].field.is_empty());
+        assert!(errs[0].detail.starts_with("unable to decode Pod"));
+    }
+}

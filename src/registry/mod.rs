@@ -30,11 +30,19 @@ pub struct RegistryConfig {
     pub cache: WatchCacheConfig,
     /// Retries of an unconditional update that races another writer. Default 16.
     pub update_retries_max: usize,
+    /// Per-resource watch-cache history sizes (--watch-cache-sizes `pods#1000`), overriding
+    /// `cache.history_max`.
+    pub cache_sizes: BTreeMap<String, usize>,
 }
 
 impl Default for RegistryConfig {
     fn default() -> Self {
-        RegistryConfig { watch_cache: true, cache: WatchCacheConfig::default(), update_retries_max: 16 }
+        RegistryConfig {
+            watch_cache: true,
+            cache: WatchCacheConfig::default(),
+            update_retries_max: 16,
+            cache_sizes: BTreeMap::new(),
+        }
     }
 }
 
@@ -169,7 +177,13 @@ impl Registry {
         let caches = if config.watch_cache {
             resources::RESOURCES
                 .iter()
-                .map(|r| ((r.group, r.plural), WatchCache::new(r, storage.clone(), config.cache.clone())))
+                .map(|r| {
+                    let mut cache = config.cache.clone();
+                    if let Some(&size) = config.cache_sizes.get(r.plural) {
+                        cache.history_max = size;
+                    }
+                    ((r.group, r.plural), WatchCache::new(r, storage.clone(), cache))
+                })
                 .collect()
         } else {
             BTreeMap::new()
@@ -378,10 +392,10 @@ impl Registry {
             kind: r.kind.into(),
             group: r.group.into(),
             name: name.into(),
-            message: validation::invalid_message(r.kind, name, errors),
+            message: validation::invalid_message(&validation::qualified_kind(r.kind), name, errors),
             causes: errors
                 .iter()
-                .map(|e| Cause { reason: e.reason().into(), message: e.message(), field: e.field.clone() })
+                .map(|e| Cause { reason: e.reason().into(), message: e.body(), field: e.field.clone() })
                 .collect(),
         }
     }
@@ -877,6 +891,62 @@ impl Registry {
             }
         }
         Ok(())
+    }
+
+    /// The namespace controller's work, once: every Terminating namespace has its content
+    /// deleted and is then removed. Returns how many namespaces were removed.
+    pub async fn finalize_namespaces(&self) -> Result<usize, ApiError> {
+        let namespaces = resources::find("", "v1", "namespaces").expect("namespaces are served");
+        let list = self
+            .list_from_storage(
+                namespaces,
+                None,
+                &ReadQuery::default(),
+                &Filter::default(),
+                ResourceVersion::Unset,
+            )
+            .await?;
+        let mut removed = 0;
+        for item in &list.items {
+            let ns: Value = serde_json::from_slice(item).map_err(|e| ApiError::Internal(e.to_string()))?;
+            if ns["status"]["phase"] != "Terminating" {
+                continue;
+            }
+            let name = object::name(&ns).unwrap_or_default().to_owned();
+            let mut remaining = 0;
+            for r in resources::RESOURCES.iter().filter(|r| r.namespaced) {
+                let content = self
+                    .list_from_storage(
+                        r,
+                        Some(&name),
+                        &ReadQuery::default(),
+                        &Filter::default(),
+                        ResourceVersion::Unset,
+                    )
+                    .await?;
+                for obj in &content.items {
+                    let v: Value =
+                        serde_json::from_slice(obj).map_err(|e| ApiError::Internal(e.to_string()))?;
+                    let obj_name = object::name(&v).unwrap_or_default();
+                    let dq = DeleteQuery { grace_period_seconds: Some(0), ..Default::default() };
+                    match self.delete(r, Some(&name), obj_name, &dq, b"").await {
+                        Ok(_) | Err(ApiError::NotFound { .. }) => {}
+                        Err(_) => remaining += 1,
+                    }
+                }
+            }
+            if remaining > 0 {
+                continue;
+            }
+            let key = namespaces.storage_key(None, &name);
+            let revision = object::meta_str(&ns, "resourceVersion").and_then(|r| r.parse().ok());
+            match self.storage.delete(&key, revision).await {
+                Ok(_) => removed += 1,
+                Err(StorageError::NotFound { .. } | StorageError::Conflict { .. }) => {}
+                Err(e) => return Err(storage_error(namespaces, &name, e)),
+            }
+        }
+        Ok(removed)
     }
 
     /// Name check helper for handlers.

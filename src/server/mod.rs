@@ -75,6 +75,9 @@ impl Default for ApiServerConfig {
     }
 }
 
+/// How often terminating namespaces are looked at (the namespace controller's loop).
+pub const NAMESPACE_SYNC_PERIOD: Duration = Duration::from_secs(1);
+
 /// A request's identity and verb, for authorization.
 #[derive(Debug)]
 struct Attributes<'a> {
@@ -188,6 +191,15 @@ impl ApiServer {
                 tracing::warn!(error = %e, "creating system namespaces failed; retrying");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        });
+        let controller = server.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(NAMESPACE_SYNC_PERIOD).await;
+                if let Err(e) = controller.registry.finalize_namespaces().await {
+                    tracing::debug!(error = %e, "namespace finalization failed; retrying");
+                }
             }
         });
         server
