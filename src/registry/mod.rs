@@ -956,7 +956,21 @@ impl Registry {
 }
 
 impl From<patch::PatchError> for ApiError {
+    /// kube-apiserver's answers to a patch that cannot be applied (handlers/patch.go).
     fn from(e: patch::PatchError) -> Self {
-        ApiError::BadRequest(e.to_string())
+        use patch::PatchError as P;
+        match e {
+            P::BadRequest(m) => ApiError::BadRequest(m),
+            P::Unprocessable(_) | P::Invalid(_) => ApiError::Invalid {
+                kind: String::new(),
+                group: String::new(),
+                name: String::new(),
+                message: "the server rejected our request due to an error in our request".into(),
+                causes: Vec::new(),
+            },
+            P::RequestEntityTooLarge(_) => ApiError::TooLarge { limit_bytes: 10_000 },
+            P::UnsupportedMediaType(m) => ApiError::UnsupportedMediaType(m),
+            P::Internal(m) => ApiError::Internal(m),
+        }
     }
 }

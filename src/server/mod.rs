@@ -332,10 +332,18 @@ impl ApiServer {
         let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok());
         let output = negotiate(accept)?;
         let query = query_of(req);
-        let body = req.body();
-        if body.len() > self.config.body_limit_bytes {
+        if req.body().len() > self.config.body_limit_bytes {
             return Err(ApiError::TooLarge { limit_bytes: self.config.body_limit_bytes });
         }
+        let converted;
+        let body: &Bytes = match rr.verb {
+            Verb::Create | Verb::Update => {
+                let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+                converted = request_body(ct, req.body())?;
+                &converted
+            }
+            _ => req.body(),
+        };
         let name = || Registry::require_name(rr.name.as_deref());
         match (rr.verb, rr.subresource.as_deref()) {
             (Verb::Get, _) => {
@@ -496,6 +504,30 @@ impl ApiServer {
                 }
             }
         }
+    }
+}
+
+/// A create or update body as JSON: JSON as is, YAML converted; any other media type (protobuf,
+/// CBOR) is refused with 415 (kube-apiserver's message), so that clients know to send JSON.
+fn request_body(content_type: Option<&str>, body: &Bytes) -> Result<Bytes, ApiError> {
+    let media = content_type
+        .unwrap_or("application/json")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match media.as_str() {
+        "" | "application/json" | "*/*" => Ok(body.clone()),
+        "application/yaml" | "application/x-yaml" | "text/yaml" => {
+            let v: Value = serde_yaml::from_slice(body)
+                .map_err(|e| ApiError::BadRequest(format!("error converting YAML to JSON: {e}")))?;
+            Ok(Bytes::from(v.to_string()))
+        }
+        other => Err(ApiError::UnsupportedMediaType(format!(
+            "the body of the request was in an unknown format - accepted media types include: application/json, \
+             application/yaml (got {other})"
+        ))),
     }
 }
 

