@@ -129,10 +129,6 @@ pub fn filter_for(r: &Resource, namespace: Option<&str>, q: &ReadQuery) -> Resul
     Ok(Filter { namespace: namespace.filter(|_| r.namespaced).map(str::to_owned), labels, fields })
 }
 
-fn name_of<'a>(name: Option<&'a str>) -> Result<&'a str, ApiError> {
-    name.ok_or(ApiError::MethodNotAllowed)
-}
-
 /// The list object: `{"kind":…List,"apiVersion":…,"metadata":{…},"items":[…]}` from item bytes.
 pub fn list_json(r: &Resource, list: &ListResult) -> Bytes {
     let mut meta = serde_json::Map::new();
@@ -949,9 +945,9 @@ impl Registry {
         Ok(removed)
     }
 
-    /// Name check helper for handlers.
+    /// Name check helper for handlers: a verb on one object needs its name.
     pub fn require_name(name: Option<&str>) -> Result<&str, ApiError> {
-        name_of(name)
+        name.ok_or(ApiError::MethodNotAllowed)
     }
 }
 
