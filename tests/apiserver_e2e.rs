@@ -361,3 +361,23 @@ fn unknown_flags_are_clear_errors_and_help_lists_flags() {
         assert!(help.contains(flag), "--help does not list {flag}");
     }
 }
+
+#[test]
+fn events_are_removed_after_the_event_ttl() {
+    let s = Apiserver::start(&["--event-ttl=2s".into()]);
+    apply(
+        &s,
+        "apiVersion: v1\nkind: Event\nmetadata: {name: e1, namespace: default}\ninvolvedObject: {kind: Pod, name: p, namespace: default}\nreason: Test\nmessage: short-lived\ntype: Normal\n",
+    );
+    let out = s.kubectl_ok(&["get", "events", "-n", "default", "-o", "name"]);
+    assert!(out.contains("e1"), "{out}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (ok, out) = s.kubectl(&["get", "event", "e1", "-n", "default"]);
+        if !ok && out.contains("NotFound") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the event outlived --event-ttl=2s by 18 s: {out}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}

@@ -945,6 +945,41 @@ impl Registry {
         Ok(removed)
     }
 
+    /// Deletes Events older than `ttl` (kube-apiserver's --event-ttl, done there with etcd
+    /// leases). An Event's age runs from its lastTimestamp, else its creationTimestamp. Returns how
+    /// many were removed.
+    pub async fn expire_events(&self, ttl: std::time::Duration) -> Result<usize, ApiError> {
+        let events = resources::find("", "v1", "events").expect("events are served");
+        let list = self
+            .list_from_storage(
+                events,
+                None,
+                &ReadQuery::default(),
+                &Filter::default(),
+                ResourceVersion::Unset,
+            )
+            .await?;
+        let cutoff = object::now_unix() - ttl.as_secs() as i64;
+        let mut removed = 0;
+        for item in &list.items {
+            let v: Value = serde_json::from_slice(item).map_err(|e| ApiError::Internal(e.to_string()))?;
+            let stamp = v["lastTimestamp"]
+                .as_str()
+                .or_else(|| object::meta_str(&v, "creationTimestamp"))
+                .and_then(object::parse_time);
+            if stamp.is_some_and(|t| t < cutoff) {
+                let key = events.storage_key(object::namespace(&v), object::name(&v).unwrap_or_default());
+                let revision = object::meta_str(&v, "resourceVersion").and_then(|r| r.parse().ok());
+                match self.storage.delete(&key, revision).await {
+                    Ok(_) => removed += 1,
+                    Err(StorageError::NotFound { .. } | StorageError::Conflict { .. }) => {}
+                    Err(e) => return Err(storage_error(events, "", e)),
+                }
+            }
+        }
+        Ok(removed)
+    }
+
     /// Name check helper for handlers: a verb on one object needs its name.
     pub fn require_name(name: Option<&str>) -> Result<&str, ApiError> {
         name.ok_or(ApiError::MethodNotAllowed)

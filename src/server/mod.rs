@@ -202,6 +202,17 @@ impl ApiServer {
                 }
             }
         });
+        let expiry = server.clone();
+        tokio::spawn(async move {
+            let period =
+                (expiry.config.event_ttl / 10).clamp(Duration::from_secs(1), Duration::from_secs(60));
+            loop {
+                tokio::time::sleep(period).await;
+                if let Err(e) = expiry.registry.expire_events(expiry.config.event_ttl).await {
+                    tracing::debug!(error = %e, "event expiry failed; retrying");
+                }
+            }
+        });
         server
     }
 
