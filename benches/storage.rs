@@ -103,8 +103,11 @@ mod real {
         group.bench_function("list_500_of_100k", |b| {
             b.iter(|| {
                 i = (i + 7_919) % KEYS;
-                let options =
-                    ListOptions { limit: Some(500), continue_after: Some(keys[i].clone()), revision: None };
+                let options = ListOptions {
+                    limit: Some(500),
+                    continue_after: Some(keys[i].clone()),
+                    ..Default::default()
+                };
                 now(store.list("/pods/", options)).unwrap()
             })
         });

@@ -7,6 +7,8 @@
 
 pub mod server;
 
+pub mod client;
+
 pub mod api;
 pub mod registry;
 pub mod watch;

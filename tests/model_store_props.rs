@@ -49,13 +49,41 @@ enum Transition {
 /// What an operation resolved to against the reference, and what it must answer.
 #[derive(Clone, Debug)]
 enum Step {
-    Create { key: String, value: String, expect: Result<Revision, StorageError> },
-    Update { key: String, value: String, expected: Revision, expect: Result<Revision, StorageError> },
-    Delete { key: String, expected: Option<Revision>, expect: Result<Revision, StorageError> },
-    Get { key: String, at: Option<Revision>, expect: Result<RefKv, StorageError> },
-    List { prefix: String, options: ListOptions, expect: Result<(Vec<(String, RefKv)>, bool), StorageError> },
-    Compact { at: Revision, expect: Result<(), StorageError> },
-    Watch { prefix: String, start: Revision, expect_ok: bool },
+    Create {
+        key: String,
+        value: String,
+        expect: Result<Revision, StorageError>,
+    },
+    Update {
+        key: String,
+        value: String,
+        expected: Revision,
+        expect: Result<Revision, StorageError>,
+    },
+    Delete {
+        key: String,
+        expected: Option<Revision>,
+        expect: Result<Revision, StorageError>,
+    },
+    Get {
+        key: String,
+        at: Option<Revision>,
+        expect: Result<RefKv, StorageError>,
+    },
+    List {
+        prefix: String,
+        options: ListOptions,
+        expect: Result<(Vec<(String, RefKv)>, bool, i64), StorageError>,
+    },
+    Compact {
+        at: Revision,
+        expect: Result<(), StorageError>,
+    },
+    Watch {
+        prefix: String,
+        start: Revision,
+        expect_ok: bool,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -217,6 +245,7 @@ impl ReferenceStateMachine for ReferenceMachine {
                     limit: (limit > 0).then_some(limit),
                     continue_after: after.map(|k| KEYS[k].to_string()),
                     revision: state.read_at(back),
+                    count: limit % 2 == 1,
                 };
                 let expect = state.check_read(options.revision).map(|r| {
                     let all: Vec<(String, RefKv)> = state.snapshots[(r - 1) as usize]
@@ -227,7 +256,8 @@ impl ReferenceStateMachine for ReferenceMachine {
                         .collect();
                     let n = options.limit.unwrap_or(usize::MAX);
                     let more = all.len() > n;
-                    (all.into_iter().take(n).collect(), more)
+                    let total = all.len() as i64;
+                    (all.into_iter().take(n).collect(), more, total)
                 });
                 Step::List { prefix, options, expect }
             }
@@ -355,7 +385,9 @@ impl StateMachineTest for ModelStoreTest {
             Step::List { prefix, options, expect } => {
                 let got = block_on(store.list(&prefix, options.clone()));
                 match (got, expect) {
-                    (Ok(page), Ok((items, more))) => {
+                    (Ok(page), Ok((items, more, total))) => {
+                        let want_count = options.count.then_some(total);
+                        assert_eq!(page.count, want_count, "count for {prefix} {options:?}");
                         let want: Vec<KeyValue> = items.iter().map(|(k, v)| to_kv(k, v)).collect();
                         assert_eq!(page.items, want, "list {prefix} {options:?}");
                         assert_eq!(page.more, more, "more for {prefix} {options:?}");

@@ -153,7 +153,9 @@ impl ReadQuery {
 
     fn validate(&self) -> Result<(), ApiError> {
         if let Some(m) = self.resource_version_match {
-            if self.resource_version.is_none() {
+            // A watch-list may leave resourceVersion unset: a consistent snapshot (client-go's
+            // reflector sends exactly this first).
+            if self.resource_version.is_none() && !self.watch {
                 return Err(list_options_invalid(
                     "resourceVersionMatch",
                     "resourceVersionMatch is forbidden unless resourceVersion is provided",
@@ -337,7 +339,7 @@ mod tests {
         let ok = ReadQuery::parse(Some(
             "watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&resourceVersion=&allowWatchBookmarks=true",
         ));
-        assert!(ok.is_err(), "NotOlderThan needs a resourceVersion");
+        assert!(ok.is_ok(), "a watch-list may leave resourceVersion unset: {ok:?}");
         let ok = ReadQuery::parse(Some(
             "watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&resourceVersion=0&allowWatchBookmarks=true",
         ))

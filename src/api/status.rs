@@ -104,6 +104,14 @@ pub enum ApiError {
     /// 410 Expired (Gone).
     #[error("{0}")]
     Expired(String),
+    /// 410 Expired for a list continue token, carrying a token that resumes at the latest version.
+    #[error("{message}")]
+    ExpiredContinue {
+        /// Message.
+        message: String,
+        /// The inconsistent continue token for `Status.metadata.continue`.
+        continue_token: String,
+    },
     /// 429 TooManyRequests.
     #[error("Too many requests, please try again later.")]
     TooManyRequests {
@@ -163,7 +171,7 @@ impl ApiError {
             ApiError::NotAcceptable(_) => 406,
             ApiError::UnsupportedMediaType(_) => 415,
             ApiError::TooLarge { .. } => 413,
-            ApiError::Expired(_) => 410,
+            ApiError::Expired(_) | ApiError::ExpiredContinue { .. } => 410,
             ApiError::TooManyRequests { .. } => 429,
             ApiError::Timeout { .. } => 504,
             ApiError::ServiceUnavailable(_) => 503,
@@ -185,7 +193,7 @@ impl ApiError {
             ApiError::NotAcceptable(_) => "NotAcceptable",
             ApiError::UnsupportedMediaType(_) => "UnsupportedMediaType",
             ApiError::TooLarge { .. } => "RequestEntityTooLarge",
-            ApiError::Expired(_) => "Expired",
+            ApiError::Expired(_) | ApiError::ExpiredContinue { .. } => "Expired",
             ApiError::TooManyRequests { .. } => "TooManyRequests",
             ApiError::Timeout { .. } => "Timeout",
             ApiError::ServiceUnavailable(_) => "ServiceUnavailable",
@@ -264,6 +272,9 @@ impl ApiError {
         });
         if !details.is_empty() {
             status["details"] = Value::Object(details);
+        }
+        if let ApiError::ExpiredContinue { continue_token, .. } = self {
+            status["metadata"] = json!({"continue": continue_token});
         }
         status
     }

@@ -104,6 +104,25 @@ fn storage_error(r: &Resource, name: &str, e: StorageError) -> ApiError {
     }
 }
 
+/// 410 for a continue token past compaction, with an inconsistent token (rv -1) that resumes at
+/// the latest version (apiserver pkg/storage/continue.go).
+fn expired_continue(q: &ReadQuery) -> ApiError {
+    let resume = q
+        .continue_token
+        .as_deref()
+        .and_then(|t| ContinueToken::decode(t).ok())
+        .map(|t| ContinueToken { rv: -1, ..t }.encode());
+    ApiError::ExpiredContinue {
+        message: "The provided continue parameter is too old to display a consistent list result. You can start \
+                  a new list without the continue parameter, or use the continue token in this response to \
+                  retrieve the remainder of the results. Continuing with the provided token results in an \
+                  inconsistent list - objects that were created, modified, or deleted between the time the first \
+                  chunk was returned and now may show up in the list."
+            .into(),
+        continue_token: resume.unwrap_or_default(),
+    }
+}
+
 /// Parses the label and field selectors of a read into a filter.
 pub fn filter_for(r: &Resource, namespace: Option<&str>, q: &ReadQuery) -> Result<Filter, ApiError> {
     let labels = q
@@ -242,6 +261,8 @@ impl Registry {
             }
             _ => {
                 let kv = self.storage.get(&key, None).await.map_err(|e| storage_error(r, name, e))?;
+                serde_json::from_slice::<serde::de::IgnoredAny>(&kv.value)
+                    .map_err(|e| ApiError::Internal(format!("stored object undecodable: {e}")))?;
                 Ok(object::with_resource_version(&kv.value, kv.mod_revision))
             }
         }
@@ -301,19 +322,19 @@ impl Registry {
         let mut last_key: Option<String> = None;
         let mut revision;
         let mut more;
+        let mut remaining = None;
+        // remainingItemCount only without selectors (k8s-api.md §1.4).
+        options.count = limit.is_some() && !selecting;
         loop {
             options.limit =
                 limit.map(|l| (l - items.len()).max(1)).map(|l| if selecting { l.max(64) } else { l });
-            let page = self.storage.list(&prefix, options.clone()).await.map_err(|e| {
-                match e {
-                StorageError::Compacted { .. } if q.continue_token.is_some() => ApiError::Expired(
-                    "The provided continue parameter is too old to display a consistent list result. You can \
-                     start a new list without the continue parameter."
-                        .into(),
-                ),
+            let page = self.storage.list(&prefix, options.clone()).await.map_err(|e| match e {
+                StorageError::Compacted { .. } if q.continue_token.is_some() => expired_continue(q),
                 other => storage_error(r, "", other),
-            }
             })?;
+            if let (Some(count), false) = (page.count, selecting) {
+                remaining = Some(count - page.items.len() as i64);
+            }
             revision = page.revision;
             more = page.more;
             options.revision = Some(page.revision);
@@ -345,7 +366,8 @@ impl Registry {
             ),
             _ => None,
         };
-        Ok(ListResult { items, revision, continue_token, remaining: None })
+        let remaining = remaining.filter(|&n| n > 0 && continue_token.is_some());
+        Ok(ListResult { items, revision, continue_token, remaining })
     }
 
     /// Decodes a write body: JSON, the right kind, the canonical typed form; strict decoding when
@@ -862,8 +884,15 @@ impl Registry {
                 cache.wait_for(n).await?;
                 WatchStart::NowWithInitialState
             }
-            (_, true) => {
-                cache.wait_for(0).await?;
+            (rv, true) => {
+                // RV unset: a consistent snapshot, at least the store's current revision.
+                let min = match rv {
+                    ResourceVersion::Unset => {
+                        self.storage.current_revision().await.map_err(|e| storage_error(r, "", e))?
+                    }
+                    _ => 0,
+                };
+                cache.wait_for(min).await?;
                 WatchStart::NowWithInitialState
             }
             (_, false) => {

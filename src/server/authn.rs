@@ -79,9 +79,13 @@ impl TokenAuthenticator {
     /// Authenticates an `Authorization` header value.
     pub fn authenticate(&self, authorization: Option<&str>) -> Authenticated {
         let Some(header) = authorization else { return Authenticated::Anonymous };
-        let Some(token) = header.strip_prefix("Bearer ").map(str::trim).filter(|t| !t.is_empty()) else {
+        // Only bearer tokens are ours to judge; other schemes fall through to anonymous, as with
+        // kube-apiserver's bearer-token authenticator.
+        let Some(token) = header.strip_prefix("Bearer ") else { return Authenticated::Anonymous };
+        let token = token.trim();
+        if token.is_empty() {
             return Authenticated::Rejected;
-        };
+        }
         match self.tokens.get(token) {
             Some(user) => Authenticated::User(user.clone()),
             None => Authenticated::Rejected,

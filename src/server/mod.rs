@@ -268,35 +268,51 @@ impl ApiServer {
     }
 
     fn authorize(&self, a: &Attributes<'_>) -> Result<(), ApiError> {
+        let mut reason = "";
         for mode in &self.config.authorization_modes {
             match mode.as_str() {
                 "AlwaysAllow" => return Ok(()),
-                "AlwaysDeny" => break,
+                "AlwaysDeny" => {
+                    reason = "Everything is forbidden.";
+                    break;
+                }
                 _ => continue,
             }
         }
-        let (resource, name, verb, ns) = match a.info {
-            RequestInfo::Resource(r) => {
-                (r.resource.clone(), r.name.clone().unwrap_or_default(), r.verb.as_str(), r.namespace.clone())
-            }
+        let suffix = if reason.is_empty() { String::new() } else { format!(": {reason}") };
+        let user = &a.user.name;
+        let r = match a.info {
+            RequestInfo::Resource(r) => r,
             RequestInfo::NonResource { verb, path } => {
                 return Err(ApiError::Forbidden {
                     resource: String::new(),
                     name: String::new(),
-                    message: format!("forbidden: User \"{}\" cannot {verb} path \"{path}\"", a.user.name),
+                    message: format!("forbidden: User \"{user}\" cannot {verb} path \"{path}\"{suffix}"),
                 });
             }
         };
-        let scope = match ns {
-            Some(ns) => format!(" in the namespace \"{ns}\""),
-            None => " at the cluster scope".into(),
+        // kube-apiserver's shape (responsewriters/errors.go): `pods "x" is forbidden: User "u"
+        // cannot get resource "pods" in API group "" in the namespace "ns": <reason>`.
+        let full = match &r.subresource {
+            Some(sub) => format!("{}/{sub}", r.resource),
+            None => r.resource.clone(),
+        };
+        let qualified_resource = crate::api::status::qualified(&r.resource, &r.group);
+        let subject = match &r.name {
+            Some(n) => format!("{qualified_resource} \"{n}\""),
+            None => qualified_resource.clone(),
+        };
+        let scope = match &r.namespace {
+            Some(ns) => format!("in the namespace \"{ns}\""),
+            None => "at the cluster scope".into(),
         };
         Err(ApiError::Forbidden {
-            resource: resource.clone(),
-            name,
+            resource: qualified_resource,
+            name: r.name.clone().unwrap_or_default(),
             message: format!(
-                "{resource} is forbidden: User \"{}\" cannot {verb} resource \"{resource}\" in API group \"\"{scope}",
-                a.user.name
+                "{subject} is forbidden: User \"{user}\" cannot {} resource \"{full}\" in API group \"{}\" {scope}{suffix}",
+                r.verb.as_str(),
+                r.group
             ),
         })
     }
@@ -412,7 +428,7 @@ impl ApiServer {
                 let status = self.registry.bind(ns.unwrap_or_default(), name()?, body, &wq).await?;
                 Ok(json_response(201, status))
             }
-            (Verb::Create, None) => {
+            (Verb::Create, None) if rr.name.is_none() => {
                 let wq = WriteQuery::parse(query)?;
                 let obj = self.registry.create(r, ns, body, &wq).await?;
                 self.object_output(r, output, obj, 201)

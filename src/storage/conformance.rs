@@ -129,10 +129,19 @@ async fn lists(store: &dyn Storage, r0: Revision) {
     let mut pages = 0;
     loop {
         let page = store
-            .list(P, ListOptions { limit: Some(2), continue_after: after.clone(), revision: Some(now) })
+            .list(
+                P,
+                ListOptions {
+                    limit: Some(2),
+                    continue_after: after.clone(),
+                    revision: Some(now),
+                    count: true,
+                },
+            )
             .await
             .expect("page");
         assert_eq!(page.revision, now, "every page reads at the requested revision");
+        assert_eq!(page.count, Some(5 - seen.len() as i64), "count: keys from the start position on");
         assert!(page.items.len() <= 2);
         seen.extend(page.items.iter().map(|kv| kv.key.to_string()));
         pages += 1;

@@ -301,7 +301,7 @@ impl Storage for EtcdStore {
             Some(r) => r,
             None => header_revision(response.header())?,
         };
-        Ok(ListResponse { items, revision, more: response.more() })
+        Ok(ListResponse { items, revision, more: response.more(), count: Some(response.count()) })
     }
 
     async fn create(&self, key: &str, value: Bytes) -> StorageResult<Revision> {

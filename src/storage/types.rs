@@ -35,6 +35,8 @@ pub struct ListOptions {
     pub continue_after: Option<String>,
     /// Read at this revision instead of the latest.
     pub revision: Option<Revision>,
+    /// Also count the keys from the start position on (costs a walk of the whole range).
+    pub count: bool,
 }
 
 /// A page of a list.
@@ -46,6 +48,9 @@ pub struct ListResponse {
     pub revision: Revision,
     /// Whether keys remain after the last item.
     pub more: bool,
+    /// When asked for (or always, from etcd): the keys in the range from the start position on,
+    /// the returned ones included (etcd's `RangeResponse.count`); `count - items.len()` remain.
+    pub count: Option<i64>,
 }
 
 /// What [`Storage::delete`](super::Storage::delete) returns.

@@ -40,7 +40,8 @@ pub struct ModelStoreConfig {
     pub history_revisions_max: usize,
     /// Events queued per watcher before it is ended as too slow. Default 1,000.
     pub watch_queue_max: usize,
-    /// How often an idle watch with `progress_notify` gets a progress mark. Default 1 s.
+    /// How often an idle watch with `progress_notify` gets a progress mark. Default 100 ms: watch
+    /// caches wait on these to serve consistent reads of resources nobody is writing.
     pub progress_interval: Duration,
 }
 
@@ -50,7 +51,7 @@ impl Default for ModelStoreConfig {
             seed: 0,
             history_revisions_max: 100_000,
             watch_queue_max: 1_000,
-            progress_interval: Duration::from_secs(1),
+            progress_interval: Duration::from_millis(100),
         }
     }
 }

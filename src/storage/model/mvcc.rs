@@ -109,25 +109,46 @@ impl Mvcc {
         };
         let latest = at == self.revision;
         let mut items = Vec::new();
-        let mut more = false;
+        let mut count = 0i64;
         for (k, versions) in self.keys.range::<str, _>((start, Bound::Unbounded)) {
             if !k.starts_with(prefix) {
                 break;
             }
-            let kv = if latest {
-                versions.last().and_then(|v| Self::key_value(k, v))
-            } else {
-                Self::value_at(k, versions, at)
-            };
-            if let Some(kv) = kv {
-                if items.len() == limit {
-                    more = true;
+            if items.len() < limit {
+                let kv = if latest {
+                    versions.last().and_then(|v| Self::key_value(k, v))
+                } else {
+                    Self::value_at(k, versions, at)
+                };
+                if let Some(kv) = kv {
+                    items.push(kv);
+                    count += 1;
+                }
+            } else if !options.count {
+                // Past the page and no count asked for: one more live key is all `more` needs.
+                let alive = if latest {
+                    versions.last().is_some_and(|v| v.value.is_some())
+                } else {
+                    let idx = versions.partition_point(|v| v.mod_revision <= at);
+                    idx > 0 && versions[idx - 1].value.is_some()
+                };
+                if alive {
+                    count += 1;
                     break;
                 }
-                items.push(kv);
+            } else {
+                // Past the page: only count what is alive at `at`.
+                let alive = if latest {
+                    versions.last().is_some_and(|v| v.value.is_some())
+                } else {
+                    let idx = versions.partition_point(|v| v.mod_revision <= at);
+                    idx > 0 && versions[idx - 1].value.is_some()
+                };
+                count += i64::from(alive);
             }
         }
-        Ok(ListResponse { items, revision: at, more })
+        let more = count > items.len() as i64;
+        Ok(ListResponse { items, revision: at, more, count: options.count.then_some(count) })
     }
 
     /// Commits one write to `key` at the next revision (`value: None` deletes) and returns its
