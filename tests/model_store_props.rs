@@ -46,44 +46,19 @@ enum Transition {
     Watch { prefix: usize, back: i64 },
 }
 
+/// An expected list page: items, more, and the total count from the start position.
+type Page = (Vec<(String, RefKv)>, bool, i64);
+
 /// What an operation resolved to against the reference, and what it must answer.
 #[derive(Clone, Debug)]
 enum Step {
-    Create {
-        key: String,
-        value: String,
-        expect: Result<Revision, StorageError>,
-    },
-    Update {
-        key: String,
-        value: String,
-        expected: Revision,
-        expect: Result<Revision, StorageError>,
-    },
-    Delete {
-        key: String,
-        expected: Option<Revision>,
-        expect: Result<Revision, StorageError>,
-    },
-    Get {
-        key: String,
-        at: Option<Revision>,
-        expect: Result<RefKv, StorageError>,
-    },
-    List {
-        prefix: String,
-        options: ListOptions,
-        expect: Result<(Vec<(String, RefKv)>, bool, i64), StorageError>,
-    },
-    Compact {
-        at: Revision,
-        expect: Result<(), StorageError>,
-    },
-    Watch {
-        prefix: String,
-        start: Revision,
-        expect_ok: bool,
-    },
+    Create { key: String, value: String, expect: Result<Revision, StorageError> },
+    Update { key: String, value: String, expected: Revision, expect: Result<Revision, StorageError> },
+    Delete { key: String, expected: Option<Revision>, expect: Result<Revision, StorageError> },
+    Get { key: String, at: Option<Revision>, expect: Result<RefKv, StorageError> },
+    List { prefix: String, options: ListOptions, expect: Result<Page, StorageError> },
+    Compact { at: Revision, expect: Result<(), StorageError> },
+    Watch { prefix: String, start: Revision, expect_ok: bool },
 }
 
 #[derive(Clone, Debug)]
