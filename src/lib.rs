@@ -9,6 +9,8 @@ pub mod server;
 
 pub mod client;
 
+pub mod agents;
+
 pub mod api;
 pub mod registry;
 pub mod watch;

@@ -1,5 +1,8 @@
-//! Test support for real mode: real peers (etcd) started and stopped by tests and benches.
+//! Test support for real mode: real peers (etcd) and in-process API servers, started and stopped
+//! by tests and benches.
 
+mod api_server;
 mod etcd_server;
 
+pub use api_server::{TestApiServer, TEST_ADMIN_TOKEN};
 pub use etcd_server::{etcd_binary, EtcdServer, EtcdServerTls, INSTALL_HINT, PROGRESS_NOTIFY_INTERVAL};
