@@ -5,3 +5,6 @@
 pub mod informer;
 pub mod kubelet_lifecycle;
 pub mod scheduler_algorithm;
+pub mod kubelet;
+pub mod node_lifecycle;
+pub mod scheduler;

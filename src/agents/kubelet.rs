@@ -1,0 +1,1 @@
+//! The kubelet agent (being written).
