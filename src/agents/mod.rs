@@ -3,8 +3,9 @@
 //! `kubesim load` against any API server.
 
 pub mod informer;
-pub mod kubelet_lifecycle;
-pub mod scheduler_algorithm;
 pub mod kubelet;
+pub mod kubelet_lifecycle;
+pub mod leader_election;
 pub mod node_lifecycle;
 pub mod scheduler;
+pub mod scheduler_algorithm;
