@@ -236,7 +236,7 @@ impl Api {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let stored = server.registry().storage().get(&key, None).await.is_ok();
-            let cached = server.registry().cache(namespaces).is_some_and(|c| c.get(&key).is_some());
+            let cached = server.registry().cache(namespaces).is_none_or(|c| c.get(&key).is_some());
             if stored && cached {
                 break;
             }
@@ -1713,4 +1713,29 @@ async fn pod_deletecollection_with_label_selector() {
     assert_eq!(r.json["kind"], "PodList");
     assert_eq!(r.names(), ["x1", "x2", "x3"]);
     assert_eq!(api.get(PODS).await.names(), ["y1"]);
+}
+
+/// --watch-cache=false: gets and lists come from storage, and a watch gets its own list + watch
+/// of storage, from any version storage still has (not just what a shared cache remembers).
+#[tokio::test]
+async fn without_the_watch_cache_watches_are_served_from_storage() {
+    let mut config = ApiServerConfig::default();
+    config.registry.watch_cache = false;
+    let api = Api::with_config(config).await;
+    let a = api.create(pod("a")).await;
+    let rv = rv_of(&a);
+    api.create(pod("b")).await;
+    let mut w = api.watch(&format!("{PODS}?watch=true&resourceVersion={rv}")).await;
+    assert_eq!(w.code, 200);
+    let e = w.expect_event(Duration::from_secs(5)).await;
+    assert_eq!((event_type(&e), event_name(&e)), ("ADDED", "b"), "events after {rv} only: {e}");
+    api.create(pod("c")).await;
+    let e = w.expect_event(Duration::from_secs(5)).await;
+    assert_eq!((event_type(&e), event_name(&e)), ("ADDED", "c"));
+    let mut all = api.watch(&format!("{PODS}?watch=true")).await;
+    let mut names = Vec::new();
+    for _ in 0..3 {
+        names.push(event_name(&all.expect_event(Duration::from_secs(5)).await).to_owned());
+    }
+    assert_eq!(names, ["a", "b", "c"], "RV unset: the current state as ADDED first");
 }

@@ -869,10 +869,27 @@ impl Registry {
     /// WATCH: registers with the resource's cache.
     pub async fn watch(&self, r: &Resource, ns: Option<&str>, q: &ReadQuery) -> Result<WatchSetup, ApiError> {
         let filter = filter_for(r, ns, q)?;
-        let cache = self.cache(r).ok_or_else(|| {
-            ApiError::ServiceUnavailable("watch is served from the watch cache, which is disabled".into())
-        })?;
         let rv = q.resource_version()?;
+        // Without the shared cache (--watch-cache=false) a watch gets a cache of its own, fed by
+        // its own list (at the requested version) and watch of storage, as kube-apiserver then
+        // watches etcd per request; it stops with the watch.
+        let private = match self.cache(r) {
+            Some(_) => None,
+            None => {
+                let served = resources::find(r.group, r.version, r.plural).ok_or(ApiError::NoRoute)?;
+                let private = WatchCache::new(served, self.storage.clone(), self.config.cache.clone());
+                if let ResourceVersion::At(n) = rv {
+                    private.list_first_at(n);
+                }
+                let reflector = private.start();
+                Some((private, reflector))
+            }
+        };
+        let cache = match (&private, self.cache(r)) {
+            (Some((p, _)), _) => p,
+            (None, Some(c)) => c,
+            (None, None) => unreachable!("a private cache is made when there is no shared one"),
+        };
         let initial_events =
             q.send_initial_events.unwrap_or(matches!(rv, ResourceVersion::Unset | ResourceVersion::Any));
         let start = match (rv, initial_events) {
@@ -900,7 +917,18 @@ impl Registry {
                 WatchStart::After(cache.revision())
             }
         };
-        let subscription = cache.watch(filter, start, q.allow_watch_bookmarks)?;
+        let mut subscription = match cache.watch(filter, start, q.allow_watch_bookmarks) {
+            Ok(s) => s,
+            Err(e) => {
+                if let Some((_, reflector)) = private {
+                    reflector.abort();
+                }
+                return Err(e);
+            }
+        };
+        if let Some((_, reflector)) = private {
+            subscription.own_reflector(reflector);
+        }
         Ok(WatchSetup { subscription, initial_events_end: q.send_initial_events == Some(true) })
     }
 

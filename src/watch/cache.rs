@@ -339,11 +339,23 @@ pub struct Subscription {
     pub live: mpsc::Receiver<WatchMessage>,
     cache: Arc<WatchCache>,
     id: u64,
+    /// The reflector of a cache private to this watch, stopped with it.
+    private_reflector: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Subscription {
+    /// Ties a private cache's reflector to this watch: it stops when the watch ends.
+    pub fn own_reflector(&mut self, reflector: tokio::task::JoinHandle<()>) {
+        self.private_reflector = Some(reflector);
+    }
 }
 
 impl Drop for Subscription {
     fn drop(&mut self) {
         self.cache.unregister(self.id);
+        if let Some(r) = self.private_reflector.take() {
+            r.abort();
+        }
     }
 }
 
@@ -379,6 +391,8 @@ pub struct WatchCache {
     config: WatchCacheConfig,
     inner: Mutex<CacheInner>,
     revision_tx: tokio::sync::watch::Sender<i64>,
+    /// The revision the first list reads at (a private cache resuming an old watch); latest if None.
+    first_list_at: Mutex<Option<i64>>,
 }
 
 impl std::fmt::Debug for WatchCache {
@@ -412,7 +426,14 @@ impl WatchCache {
                 next_id: 0,
             }),
             revision_tx,
+            first_list_at: Mutex::new(None),
         })
+    }
+
+    /// Makes the first list read at `revision` (so that watches from it can be served), for a
+    /// cache private to one watch. Call before [`start`](Self::start).
+    pub fn list_first_at(&self, revision: i64) {
+        *self.first_list_at.lock() = Some(revision);
     }
 
     /// Spawns the reflector that keeps the cache current.
@@ -550,7 +571,15 @@ impl WatchCache {
             id,
             WatcherEntry { filter, tx, node, bookmarks, last_bookmark: tokio::time::Instant::now() },
         );
-        Ok(Subscription { initial, backlog, revision, live, cache: self.clone(), id })
+        Ok(Subscription {
+            initial,
+            backlog,
+            revision,
+            live,
+            cache: self.clone(),
+            id,
+            private_reflector: None,
+        })
     }
 
     fn unregister(&self, id: u64) {
@@ -608,7 +637,11 @@ impl WatchCache {
     async fn relist(&self) -> Result<i64, StorageError> {
         let prefix = self.resource.storage_prefix();
         let mut objects = BTreeMap::new();
-        let mut options = ListOptions { limit: Some(self.config.list_page), ..Default::default() };
+        let mut options = ListOptions {
+            limit: Some(self.config.list_page),
+            revision: self.first_list_at.lock().take(),
+            ..Default::default()
+        };
         let revision = loop {
             let page = self.storage.list(&prefix, options.clone()).await?;
             for kv in &page.items {
