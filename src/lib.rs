@@ -18,4 +18,7 @@ pub mod watch;
 pub mod storage;
 
 #[cfg(not(madsim))]
+pub mod load;
+
+#[cfg(not(madsim))]
 pub mod testing;

@@ -35,6 +35,65 @@ mod real {
     enum Command {
         /// Run the API server (flags as kube-apiserver's).
         Apiserver(ApiserverArgs),
+        /// Load any Kubernetes API server with fake nodes, a scheduler and pods, and report.
+        Load(LoadArgs),
+    }
+
+    /// Parses `min,max` milliseconds.
+    fn range_ms(s: &str) -> Result<(u64, u64), String> {
+        let (a, b) = s.split_once(',').unwrap_or((s, s));
+        let a: u64 = a.trim().parse().map_err(|_| format!("bad milliseconds {a:?}"))?;
+        let b: u64 = b.trim().parse().map_err(|_| format!("bad milliseconds {b:?}"))?;
+        if a > b {
+            return Err(format!("range {s:?}: min above max"));
+        }
+        Ok((a, b))
+    }
+
+    #[derive(clap::Args, Debug)]
+    struct LoadArgs {
+        /// Kubeconfig of the API server to load (its current context).
+        #[arg(long)]
+        kubeconfig: PathBuf,
+        /// Fake nodes (kubelet agents).
+        #[arg(long, default_value_t = 100)]
+        nodes: usize,
+        /// Pods to create.
+        #[arg(long, default_value_t = 1000)]
+        pods: usize,
+        /// Concurrent pod-creating clients.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// Pods per second in total; 0 = as fast as the clients go.
+        #[arg(long, default_value_t = 0.0)]
+        rate: f64,
+        /// Namespace for the pods (created if missing).
+        #[arg(long, default_value = "kubesim-load")]
+        namespace: String,
+        /// Node cpu capacity.
+        #[arg(long, default_value = "32")]
+        node_cpu: String,
+        /// Node memory capacity.
+        #[arg(long, default_value = "256Gi")]
+        node_memory: String,
+        /// Node pod capacity.
+        #[arg(long, default_value = "110")]
+        node_pods: String,
+        /// Container start latency range in ms, `min,max`.
+        #[arg(long, default_value = "100,500", value_parser = range_ms)]
+        start_latency_ms: (u64, u64),
+        /// Scheduler replicas (more than one: leader election).
+        #[arg(long, default_value_t = 1)]
+        schedulers: usize,
+        /// Seed for every random choice.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Give up after this long.
+        #[arg(long, default_value = "30m", value_parser = go_duration)]
+        timeout: Duration,
+        /// Directory for report.json and report.md.
+        #[arg(long, default_value = "reports/load")]
+        report_dir: PathBuf,
     }
 
     /// Parses a Go duration such as `1h0m0s`, `90s`, `500ms`.
@@ -134,11 +193,53 @@ mod real {
             tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
         let result = match cli.command {
             Command::Apiserver(args) => runtime.block_on(apiserver(args)),
+            Command::Load(args) => runtime.block_on(load(args)),
         };
         if let Err(e) = result {
             eprintln!("kubesim: {e}");
             std::process::exit(1);
         }
+    }
+
+    async fn load(args: LoadArgs) -> Result<(), String> {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let kubeconfig = kubesim::client::Kubeconfig::load(&args.kubeconfig)?;
+        let mut config = kubeconfig.client_config()?;
+        config.pool_max = 256;
+        config.metrics = Some(Arc::default());
+        let client = kubesim::client::ApiClient::new(config);
+        let options = kubesim::load::LoadOptions {
+            nodes: args.nodes,
+            pods: args.pods,
+            concurrency: args.concurrency,
+            rate: args.rate,
+            namespace: args.namespace,
+            node_cpu: args.node_cpu,
+            node_memory: args.node_memory,
+            node_pods: args.node_pods,
+            start_latency_ms: args.start_latency_ms,
+            schedulers: args.schedulers,
+            seed: args.seed,
+            timeout: args.timeout,
+            report_dir: args.report_dir.clone(),
+            ..Default::default()
+        };
+        let interrupted = Arc::new(AtomicBool::new(false));
+        let flag = interrupted.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("kubesim load: interrupted; cleaning up and writing the report");
+                flag.store(true, Ordering::Relaxed);
+            }
+        });
+        let report = kubesim::load::run(client, options, interrupted).await?;
+        let (json, md) = kubesim::load::write(&report, &args.report_dir)?;
+        println!("{}", kubesim::load::markdown(&report));
+        println!("report: {} and {}", json.display(), md.display());
+        if report.checks.iter().any(|c| !c.ok) || report.interrupted {
+            return Err("the run did not complete cleanly (see the checks above)".into());
+        }
+        Ok(())
     }
 
     async fn storage(args: &ApiserverArgs) -> Result<Arc<dyn Storage>, String> {

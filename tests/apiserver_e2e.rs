@@ -381,3 +381,28 @@ fn events_are_removed_after_the_event_ttl() {
         std::thread::sleep(Duration::from_millis(500));
     }
 }
+
+#[test]
+fn kubesim_load_against_kubesim_apiserver() {
+    let s = Apiserver::start(&[]);
+    let report_dir = s.dir.path().join("load-report");
+    let out = Command::new(env!("CARGO_BIN_EXE_kubesim"))
+        .args(["load", "--nodes", "10", "--pods", "100", "--concurrency", "8", "--start-latency-ms", "10,50"])
+        .arg(format!("--kubeconfig={}", s.kubeconfig.display()))
+        .arg(format!("--report-dir={}", report_dir.display()))
+        .arg("--timeout=120s")
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "kubesim load failed:\n{text}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(report_dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["running"], 100, "{report}");
+    assert_eq!(report["bindings"], 100);
+    assert!(report["checks"].as_array().unwrap().iter().all(|c| c["ok"] == true), "{report}");
+    assert!(report["pod_startup"]["p99_ms"].as_f64().unwrap() > 0.0);
+    assert!(std::fs::read_to_string(report_dir.join("report.md")).unwrap().contains("API latency by verb"));
+    // The pods are gone again.
+    let out = s.kubectl_ok(&["get", "pods", "-n", "kubesim-load", "-o", "name"]);
+    assert!(out.trim().is_empty() || out.contains("No resources found"), "{out}");
+}

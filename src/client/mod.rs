@@ -6,10 +6,12 @@
 mod flush;
 #[cfg(not(madsim))]
 mod kubeconfig;
+mod metrics;
 
 pub use flush::NoEmptyFlush;
 #[cfg(not(madsim))]
 pub use kubeconfig::Kubeconfig;
+pub use metrics::{ClientMetrics, VerbLatency};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,6 +63,8 @@ pub struct ClientConfig {
     pub pool_max: usize,
     /// User-Agent header.
     pub user_agent: String,
+    /// Where request latencies are recorded, if anywhere (watches are not recorded).
+    pub metrics: Option<Arc<ClientMetrics>>,
 }
 
 impl std::fmt::Debug for ClientConfig {
@@ -84,6 +88,7 @@ impl ClientConfig {
             request_timeout: Duration::from_secs(30),
             pool_max: 16,
             user_agent: format!("kubesim/{}", env!("CARGO_PKG_VERSION")),
+            metrics: None,
         }
     }
 }
@@ -239,8 +244,9 @@ impl ApiClient {
         path: &str,
         body: Option<(Bytes, &str)>,
     ) -> Result<ApiResponse, ClientError> {
-        let req = self.build(method, path, body)?;
+        let req = self.build(method.clone(), path, body)?;
         let timeout = self.config.request_timeout;
+        let started = tokio::time::Instant::now();
         let exchange = async {
             let mut sender = self.sender().await?;
             let resp = sender.send_request(req).await.map_err(|e| ClientError::Transport(e.to_string()))?;
@@ -254,7 +260,12 @@ impl ApiClient {
             self.give_back(sender);
             Ok(ApiResponse { status, body })
         };
-        tokio::time::timeout(timeout, exchange).await.map_err(|_| ClientError::Timeout(timeout))?
+        let result =
+            tokio::time::timeout(timeout, exchange).await.map_err(|_| ClientError::Timeout(timeout))?;
+        if let Some(m) = &self.config.metrics {
+            m.record(&method, path, started.elapsed());
+        }
+        result
     }
 
     /// GET.
