@@ -384,14 +384,15 @@ pub async fn run(
     report.watch_latency = percentiles(&watch_hist);
     report.bindings = scheduler_stats.iter().map(|s| s.bound.load(Ordering::Relaxed)).sum();
     report.binding_conflicts = scheduler_stats.iter().map(|s| s.conflicts.load(Ordering::Relaxed)).sum();
-    report.checks = check_outcome(&client, &o).await;
+    report.checks = check_outcome(&client, &o, report.created).await;
 
     // Delete the pods and wait until they are gone (the kubelets finish graceful deletion).
     let delete_started = Instant::now();
     let _ = client.delete(&format!("/api/v1/namespaces/{}/pods", o.namespace), None).await;
     let deadline = Instant::now() + o.timeout.min(Duration::from_secs(600));
+    let mut left = usize::MAX;
     while !interrupted.load(Ordering::Relaxed) && Instant::now() < deadline {
-        let left = client
+        left = client
             .get(&format!("/api/v1/namespaces/{}/pods?resourceVersion=0", o.namespace))
             .await
             .ok()
@@ -404,6 +405,11 @@ pub async fn run(
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     report.seconds_to_delete = delete_started.elapsed().as_secs_f64();
+    report.checks.push(Check {
+        name: "every pod deleted".into(),
+        ok: left == 0,
+        detail: if left == usize::MAX { "could not list".into() } else { format!("{left} left") },
+    });
     let _ = stop.send(true);
     watch_task.abort();
     observer.abort();
@@ -416,15 +422,47 @@ pub async fn run(
 
 /// From the API: every pod bound once to a node of ours and Running there, and no node's pods
 /// requesting more than its allocatable.
-async fn check_outcome(client: &ApiClient, o: &LoadOptions) -> Vec<Check> {
+/// Every item of a collection, in pages of 500 (as kubectl lists).
+async fn list_all(client: &ApiClient, path: &str) -> Result<Vec<Value>, String> {
+    let mut items = Vec::new();
+    let mut token = String::new();
+    loop {
+        let mut url = format!("{path}?limit=500");
+        if !token.is_empty() {
+            url += &format!(
+                "&continue={}",
+                form_urlencoded::byte_serialize(token.as_bytes()).collect::<String>()
+            );
+        }
+        let r = client.get(&url).await.map_err(|e| e.to_string())?;
+        if r.status != 200 {
+            return Err(format!("{url}: {} {}", r.status, String::from_utf8_lossy(&r.body)));
+        }
+        let mut v: Value = r.json().map_err(|e| e.to_string())?;
+        if let Some(Value::Array(page)) = v.get_mut("items").map(Value::take) {
+            items.extend(page);
+        }
+        match v["metadata"]["continue"].as_str() {
+            Some(c) if !c.is_empty() => token = c.to_owned(),
+            _ => return Ok(items),
+        }
+    }
+}
+
+async fn check_outcome(client: &ApiClient, o: &LoadOptions, created: u64) -> Vec<Check> {
     let mut checks = Vec::new();
-    let pods = client
-        .get(&format!("/api/v1/namespaces/{}/pods", o.namespace))
-        .await
-        .ok()
-        .and_then(|r| r.json().ok())
-        .and_then(|v: Value| v["items"].as_array().cloned())
-        .unwrap_or_default();
+    let pods = match list_all(client, &format!("/api/v1/namespaces/{}/pods", o.namespace)).await {
+        Ok(p) => p,
+        Err(e) => {
+            checks.push(Check { name: "pods could be listed".into(), ok: false, detail: e });
+            return checks;
+        }
+    };
+    checks.push(Check {
+        name: "every created pod is there".into(),
+        ok: pods.len() as u64 >= created,
+        detail: format!("{} listed, {created} created", pods.len()),
+    });
     let nodes = client
         .get("/api/v1/nodes")
         .await

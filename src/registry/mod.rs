@@ -177,6 +177,12 @@ pub fn list_json(r: &Resource, list: &ListResult) -> Bytes {
     Bytes::from(out)
 }
 
+/// Concurrent deletes of one deletecollection (kube-apiserver's --delete-collection-workers).
+pub const DELETE_COLLECTION_WORKERS: usize = 16;
+
+/// The largest page read from storage at once (kube-apiserver's cacher lists etcd in pages too).
+pub const STORAGE_PAGE: usize = 1_000;
+
 /// Characters kube uses for generated name suffixes.
 const NAME_CHARS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 
@@ -326,8 +332,13 @@ impl Registry {
         // remainingItemCount only without selectors (k8s-api.md §1.4).
         options.count = limit.is_some() && !selecting;
         loop {
-            options.limit =
-                limit.map(|l| (l - items.len()).max(1)).map(|l| if selecting { l.max(64) } else { l });
+            // Storage is read in pages of at most STORAGE_PAGE, so that no single store response
+            // (an etcd range) grows with the collection.
+            options.limit = Some(match limit {
+                Some(l) if selecting => (l - items.len()).clamp(64, STORAGE_PAGE),
+                Some(l) => (l - items.len()).clamp(1, STORAGE_PAGE),
+                None => STORAGE_PAGE,
+            });
             let page = self.storage.list(&prefix, options.clone()).await.map_err(|e| match e {
                 StorageError::Compacted { .. } if q.continue_token.is_some() => expired_continue(q),
                 other => storage_error(r, "", other),
@@ -853,14 +864,27 @@ impl Registry {
         let mut all = ReadQuery { limit: None, continue_token: None, ..q.clone() };
         all.resource_version = None;
         let list = self.list(r, ns, &all).await?;
-        let mut deleted = Vec::new();
+        // kube-apiserver deletes a collection with 16 workers (DeleteCollectionWorkers).
+        let mut targets = Vec::with_capacity(list.items.len());
         for item in &list.items {
             let v: Value = serde_json::from_slice(item).map_err(|e| ApiError::Internal(e.to_string()))?;
-            let name = object::name(&v).unwrap_or_default().to_owned();
-            match self.delete(r, object::namespace(&v), &name, dq, body).await {
-                Ok(obj) => deleted.push(obj),
-                Err(ApiError::NotFound { .. }) => {}
-                Err(e) => return Err(e),
+            targets.push((
+                object::namespace(&v).map(str::to_owned),
+                object::name(&v).unwrap_or_default().to_owned(),
+            ));
+        }
+        let mut deleted = Vec::new();
+        for chunk in targets.chunks(DELETE_COLLECTION_WORKERS) {
+            let mut batch = Vec::with_capacity(chunk.len());
+            for (namespace, name) in chunk {
+                batch.push(self.delete(r, namespace.as_deref(), name, dq, body));
+            }
+            for result in futures::future::join_all(batch).await {
+                match result {
+                    Ok(obj) => deleted.push(obj),
+                    Err(ApiError::NotFound { .. }) => {}
+                    Err(e) => return Err(e),
+                }
             }
         }
         Ok(ListResult { items: deleted, revision: list.revision, continue_token: None, remaining: None })

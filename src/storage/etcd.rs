@@ -22,6 +22,10 @@ use super::{
     StorageResult, WatchItem, WatchOptions, WatchStream,
 };
 
+/// The largest etcd response accepted (kube-apiserver accepts up to 2 GiB; objects are at most
+/// 1.5 MiB and lists are paged).
+pub const MAX_RESPONSE_BYTES: usize = 256 * 1024 * 1024;
+
 /// TLS material for talking to etcd (kube-apiserver's --etcd-cafile / --etcd-certfile /
 /// --etcd-keyfile).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -136,6 +140,12 @@ impl EtcdStore {
     /// The underlying etcd client (for tools and tests that need raw access).
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// A KV client that accepts responses up to [`MAX_RESPONSE_BYTES`] (etcd-client's default is
+    /// 4 MiB, less than one page of big objects).
+    fn kv(&self) -> etcd_client::KvClient {
+        self.client.kv_client().max_decoding_message_size(MAX_RESPONSE_BYTES)
     }
 
     fn full_key(&self, key: &str) -> Vec<u8> {
@@ -265,7 +275,7 @@ impl Storage for EtcdStore {
         if let Some(r) = revision.filter(|&r| r > 0) {
             options = options.with_revision(r);
         }
-        let mut kv = self.client.kv_client();
+        let mut kv = self.kv();
         let response = self
             .call(kv.get(self.full_key(key), Some(options)))
             .await
@@ -294,7 +304,7 @@ impl Storage for EtcdStore {
         if let Some(r) = at {
             get = get.with_revision(r);
         }
-        let mut kv = self.client.kv_client();
+        let mut kv = self.kv();
         let response = self.call(kv.get(start, Some(get))).await.map_err(|e| Self::with_requested(e, at))?;
         let items = response.kvs().iter().map(|kv| self.key_value(kv)).collect::<StorageResult<_>>()?;
         let revision = match at {
@@ -309,7 +319,7 @@ impl Storage for EtcdStore {
         let txn = Txn::new()
             .when([Compare::create_revision(k.clone(), CompareOp::Equal, 0)])
             .and_then([TxnOp::put(k, value.to_vec(), None)]);
-        let mut kv = self.client.kv_client();
+        let mut kv = self.kv();
         let response = self.call(kv.txn(txn)).await?;
         if !response.succeeded() {
             return Err(StorageError::AlreadyExists { key: key.to_owned() });
@@ -329,7 +339,7 @@ impl Storage for EtcdStore {
             .when([Compare::mod_revision(k.clone(), CompareOp::Equal, expected)])
             .and_then([TxnOp::put(k.clone(), value.to_vec(), None)])
             .or_else([TxnOp::get(k, None)]);
-        let mut kv = self.client.kv_client();
+        let mut kv = self.kv();
         let response = self.call(kv.txn(txn)).await?;
         if !response.succeeded() {
             return Err(self.conflict_or_not_found(key, expected, &response));
@@ -347,7 +357,7 @@ impl Storage for EtcdStore {
             .when(compares)
             .and_then([TxnOp::delete(k.clone(), Some(DeleteOptions::new().with_prev_key()))])
             .or_else([TxnOp::get(k, None)]);
-        let mut kv = self.client.kv_client();
+        let mut kv = self.kv();
         let response = self.call(kv.txn(txn)).await?;
         if !response.succeeded() {
             return Err(self.conflict_or_not_found(key, expected.unwrap_or(0), &response));
@@ -373,7 +383,7 @@ impl Storage for EtcdStore {
         if options.progress_notify {
             watch = watch.with_progress_notify();
         }
-        let mut client = self.client.watch_client();
+        let mut client = self.client.watch_client().max_decoding_message_size(MAX_RESPONSE_BYTES);
         let stream = self.call(client.watch(full_prefix, Some(watch))).await?;
         let state = EtcdWatch { store: self.clone(), stream, pending: VecDeque::new(), done: false };
         Ok(Box::pin(futures::stream::unfold(state, |mut state| async move {
@@ -383,7 +393,7 @@ impl Storage for EtcdStore {
     }
 
     async fn compact(&self, revision: Revision) -> StorageResult<()> {
-        let mut kv = self.client.kv_client();
+        let mut kv = self.kv();
         self.call(kv.compact(revision, None))
             .await
             .map(|_| ())
@@ -391,7 +401,7 @@ impl Storage for EtcdStore {
     }
 
     async fn current_revision(&self) -> StorageResult<Revision> {
-        let mut kv = self.client.kv_client();
+        let mut kv = self.kv();
         let options = GetOptions::new().with_count_only();
         let response = self.call(kv.get(self.full_key("\0revision"), Some(options))).await?;
         header_revision(response.header())
