@@ -388,10 +388,18 @@ pub async fn run(
 
     // Delete the pods and wait until they are gone (the kubelets finish graceful deletion).
     let delete_started = Instant::now();
-    let _ = client.delete(&format!("/api/v1/namespaces/{}/pods", o.namespace), None).await;
+    let collection = format!("/api/v1/namespaces/{}/pods", o.namespace);
     let deadline = Instant::now() + o.timeout.min(Duration::from_secs(600));
     let mut left = usize::MAX;
+    let mut next_delete = Instant::now();
     while !interrupted.load(Ordering::Relaxed) && Instant::now() < deadline {
+        // A deletecollection of tens of thousands of pods outlives the client's request timeout,
+        // and the server stops when the client goes: send it again until nothing is left (deleting
+        // a pod that is already terminating changes nothing).
+        if Instant::now() >= next_delete {
+            let _ = client.delete(&collection, None).await;
+            next_delete = Instant::now() + Duration::from_secs(10);
+        }
         left = client
             .get(&format!("/api/v1/namespaces/{}/pods?resourceVersion=0", o.namespace))
             .await
