@@ -153,3 +153,39 @@ async fn one_leader_schedules_and_a_replica_takes_over() {
         tokio::time::timeout(Duration::from_secs(5), t).await.unwrap().unwrap();
     }
 }
+
+/// The many-schedulers mode: each scheduler binds exactly the pods that name it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_schedulers_each_bind_the_pods_that_name_them() {
+    let s = TestApiServer::start(Arc::new(ModelStore::default()), ApiServerConfig::default()).await;
+    let c = s.client();
+    for i in 0..2 {
+        add_node(&c, &format!("n{i}"), false).await;
+    }
+    let (stop, shutdown) = watch::channel(false);
+    let mut stats = Vec::new();
+    let mut tasks = Vec::new();
+    for (i, name) in ["sched-a", "sched-b", "sched-c"].into_iter().enumerate() {
+        let scheduler = Scheduler::new(SchedulerConfig::new(name, i as u64));
+        stats.push(scheduler.stats());
+        tasks.push(tokio::spawn(scheduler.run(c.clone(), shutdown.clone())));
+    }
+    for i in 0..12 {
+        let owner = ["sched-a", "sched-b", "sched-c"][i % 3];
+        add_pod(&c, &format!("p{i:02}"), owner).await;
+    }
+    add_pod(&c, "orphan", "nobody").await;
+    wait_bound(&c, 12).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let b = bound(&c).await;
+    assert_eq!(b.len(), 12);
+    assert!(!b.contains_key("orphan"), "a pod naming no running scheduler stays pending");
+    for s in &stats {
+        assert_eq!(s.bound.load(Ordering::Relaxed), 4, "each scheduler binds its own four");
+        assert_eq!(s.conflicts.load(Ordering::Relaxed), 0, "no scheduler touches another's pods");
+    }
+    stop.send(true).unwrap();
+    for t in tasks {
+        tokio::time::timeout(Duration::from_secs(5), t).await.unwrap().unwrap();
+    }
+}
