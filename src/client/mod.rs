@@ -12,6 +12,9 @@ pub use flush::NoEmptyFlush;
 #[cfg(not(madsim))]
 pub use kubeconfig::Kubeconfig;
 pub use metrics::{ClientMetrics, VerbLatency};
+pub use observer::ClientObserver;
+
+mod observer;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -65,6 +68,8 @@ pub struct ClientConfig {
     pub user_agent: String,
     /// Where request latencies are recorded, if anywhere (watches are not recorded).
     pub metrics: Option<Arc<ClientMetrics>>,
+    /// Sees every exchange and every watch line (the simulation's recording layer).
+    pub observer: Option<Arc<dyn ClientObserver>>,
 }
 
 impl std::fmt::Debug for ClientConfig {
@@ -89,6 +94,7 @@ impl ClientConfig {
             pool_max: 16,
             user_agent: format!("kubesim/{}", env!("CARGO_PKG_VERSION")),
             metrics: None,
+            observer: None,
         }
     }
 }
@@ -247,6 +253,7 @@ impl ApiClient {
         let req = self.build(method.clone(), path, body)?;
         let timeout = self.config.request_timeout;
         let started = tokio::time::Instant::now();
+        let sent_at = std::time::Instant::now();
         let exchange = async {
             let mut sender = self.sender().await?;
             let resp = sender.send_request(req).await.map_err(|e| ClientError::Transport(e.to_string()))?;
@@ -264,6 +271,9 @@ impl ApiClient {
             tokio::time::timeout(timeout, exchange).await.map_err(|_| ClientError::Timeout(timeout))?;
         if let Some(m) = &self.config.metrics {
             m.record(&method, path, started.elapsed());
+        }
+        if let Some(o) = &self.config.observer {
+            o.exchange(&method, path, &result, sent_at);
         }
         result
     }
@@ -313,9 +323,19 @@ impl ApiClient {
             let mut sender = self.connect().await?;
             sender.send_request(req).await.map_err(|e| ClientError::Transport(e.to_string()))
         };
-        let resp = tokio::time::timeout(timeout, open).await.map_err(|_| ClientError::Timeout(timeout))??;
+        let opened = tokio::time::timeout(timeout, open).await.map_err(|_| ClientError::Timeout(timeout));
+        let resp = match opened.and_then(|r| r) {
+            Ok(resp) => resp,
+            Err(e) => {
+                if let Some(o) = &self.config.observer {
+                    o.watch_failed(path, &e);
+                }
+                return Err(e);
+            }
+        };
         let status = resp.status();
-        Ok(WatchLines { status, body: resp.into_body(), buffer: BytesMut::new(), done: false })
+        let observed = self.config.observer.as_ref().map(|o| (o.clone(), o.watch_opened(path, status)));
+        Ok(WatchLines { status, body: resp.into_body(), buffer: BytesMut::new(), done: false, observed })
     }
 }
 
@@ -326,11 +346,31 @@ pub struct WatchLines {
     body: hyper::body::Incoming,
     buffer: BytesMut,
     done: bool,
+    /// The observer and the id it gave this watch.
+    observed: Option<(Arc<dyn ClientObserver>, u64)>,
+}
+
+impl Drop for WatchLines {
+    fn drop(&mut self) {
+        if let Some((o, id)) = &self.observed {
+            o.watch_closed(*id);
+        }
+    }
 }
 
 impl WatchLines {
     /// The next line (one event), `None` at the end of the stream.
     pub async fn next_line(&mut self) -> Option<Result<Bytes, ClientError>> {
+        let next = self.read_line().await;
+        if let (Some((o, id)), Some(Ok(line))) = (&self.observed, &next) {
+            if !line.is_empty() {
+                o.watch_line(*id, line);
+            }
+        }
+        next
+    }
+
+    async fn read_line(&mut self) -> Option<Result<Bytes, ClientError>> {
         loop {
             if let Some(pos) = self.buffer.iter().position(|&b| b == b'\n') {
                 let line = self.buffer.split_to(pos + 1).freeze();
