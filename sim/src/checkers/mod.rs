@@ -1,0 +1,1 @@
+//! Checkers, each named after the guarantee it checks (see README "Invariants").
