@@ -3,32 +3,15 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 
-use super::{error_response, ApiServer, Body};
-use crate::api::status::ApiError;
+use super::ApiServer;
 
-/// How long a client may take to send its request headers.
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
-
-async fn serve_request(server: Arc<ApiServer>, req: http::Request<Incoming>) -> http::Response<Body> {
-    let limit = server.config.body_limit_bytes;
-    let (parts, body) = req.into_parts();
-    let bytes = match Limited::new(body, limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
-            return error_response(&ApiError::TooLarge { limit_bytes: limit });
-        }
-        Err(e) => return error_response(&ApiError::BadRequest(format!("reading the request body: {e}"))),
-    };
-    server.handle(http::Request::from_parts(parts, bytes)).await
-}
+pub use super::plain_http::HEADER_READ_TIMEOUT;
+use super::plain_http::{serve_request, RtTimer};
 
 /// Serves `server` on `listener` with TLS until the task is dropped.
 pub async fn serve_tls(
@@ -56,7 +39,7 @@ pub async fn serve_tls(
                 async move { Ok::<_, std::convert::Infallible>(serve_request(server, req).await) }
             });
             let conn = hyper::server::conn::http1::Builder::new()
-                .timer(hyper_util::rt::TokioTimer::new())
+                .timer(RtTimer)
                 .header_read_timeout(HEADER_READ_TIMEOUT)
                 .serve_connection(TokioIo::new(stream), service);
             if let Err(e) = conn.await {

@@ -6,6 +6,7 @@
 
 pub mod authn;
 pub mod metrics;
+pub mod plain_http;
 mod watch_stream;
 
 #[cfg(not(madsim))]

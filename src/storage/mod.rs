@@ -22,10 +22,12 @@ pub mod conformance;
 
 #[cfg(not(madsim))]
 mod etcd;
+#[cfg(madsim)]
+pub mod remote;
 
 pub use error::{StorageError, StorageResult};
 pub use fault::{FaultPlan, Latency, OpKind};
-pub use model::{ModelStore, ModelStoreConfig};
+pub use model::{CommitHook, ModelStore, ModelStoreConfig};
 pub use types::{
     DeleteResponse, Event, EventKind, KeyValue, ListOptions, ListResponse, Revision, WatchItem, WatchOptions,
     WatchStream,
@@ -33,6 +35,8 @@ pub use types::{
 
 #[cfg(not(madsim))]
 pub use etcd::{EtcdStore, EtcdStoreConfig, EtcdTls};
+#[cfg(madsim)]
+pub use remote::{serve_store, RemoteStore, RemoteStoreConfig};
 
 use async_trait::async_trait;
 use bytes::Bytes;

@@ -56,10 +56,15 @@ impl Default for ModelStoreConfig {
     }
 }
 
+/// Called with every committed write, in revision order, under the store lock (the simulation's
+/// ground-truth commit log). Must be cheap and must not call back into the store.
+pub type CommitHook = Arc<dyn Fn(&super::Event) + Send + Sync>;
+
 struct Inner {
     mvcc: Mvcc,
     watchers: Watchers,
     crashed: bool,
+    commit_hook: Option<CommitHook>,
 }
 
 struct Faults {
@@ -97,10 +102,19 @@ impl std::fmt::Debug for ModelStore {
 const CRASHED: &str = "store is down (crashed)";
 
 impl ModelStore {
+    /// Sets (or clears) the hook that sees every committed write.
+    pub fn set_commit_hook(&self, hook: Option<CommitHook>) {
+        self.shared.inner.lock().commit_hook = hook;
+    }
+
     /// An empty store at revision 1.
     pub fn new(config: ModelStoreConfig) -> Self {
-        let inner =
-            Inner { mvcc: Mvcc::default(), watchers: Watchers::new(config.watch_queue_max), crashed: false };
+        let inner = Inner {
+            mvcc: Mvcc::default(),
+            watchers: Watchers::new(config.watch_queue_max),
+            crashed: false,
+            commit_hook: None,
+        };
         let faults = Faults { plan: None, rng: ChaCha8Rng::seed_from_u64(config.seed) };
         ModelStore {
             shared: Arc::new(Shared {
@@ -264,6 +278,9 @@ fn write<T>(
     op: impl FnOnce(&mut Mvcc) -> StorageResult<(super::Event, T)>,
 ) -> StorageResult<T> {
     let (event, out) = op(&mut inner.mvcc)?;
+    if let Some(hook) = &inner.commit_hook {
+        hook(&event);
+    }
     inner.watchers.fan_out(&event);
     Ok(out)
 }

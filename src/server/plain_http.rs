@@ -1,0 +1,88 @@
+//! The plain-HTTP edge, in both worlds: the simulation serves [`ApiServer::handle`] over madsim's
+//! simulated TCP with it. hyper needs a `Timer` for its header-read timeout; hyper-util's
+//! `TokioTimer` calls real tokio and panics under madsim, so [`RtTimer`] sleeps on `tokio::time`
+//! (madsim's clock in the simulation).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::rt::{Sleep, Timer};
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+
+use super::{error_response, ApiServer, Body};
+use crate::api::status::ApiError;
+use crate::client::NoEmptyFlush;
+
+/// How long a client may take to send its request headers.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A hyper timer on `tokio::time`, which is madsim's simulated clock under `--cfg madsim`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RtTimer;
+
+struct RtSleep(Pin<Box<tokio::time::Sleep>>);
+
+impl Future for RtSleep {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.0.as_mut().poll(cx)
+    }
+}
+
+impl Sleep for RtSleep {}
+
+impl Timer for RtTimer {
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Sleep>> {
+        Box::pin(RtSleep(Box::pin(tokio::time::sleep(duration))))
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn Sleep>> {
+        self.sleep(deadline.saturating_duration_since(Instant::now()))
+    }
+}
+
+/// Collects the body up to the configured limit and runs the pipeline.
+pub(crate) async fn serve_request(
+    server: Arc<ApiServer>,
+    req: http::Request<Incoming>,
+) -> http::Response<Body> {
+    let limit = server.config.body_limit_bytes;
+    let (parts, body) = req.into_parts();
+    let bytes = match Limited::new(body, limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+            return error_response(&ApiError::TooLarge { limit_bytes: limit });
+        }
+        Err(e) => return error_response(&ApiError::BadRequest(format!("reading the request body: {e}"))),
+    };
+    server.handle(http::Request::from_parts(parts, bytes)).await
+}
+
+/// Serves `server` over plain HTTP/1.1 on `listener` until the task is dropped or accept fails.
+/// Each connection gets the flush shim (madsim sends a message on every flush, even an empty one).
+pub async fn serve_plain(server: Arc<ApiServer>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    loop {
+        let (tcp, _peer) = listener.accept().await?;
+        let _ = tcp.set_nodelay(true);
+        let server = server.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let server = server.clone();
+                async move { Ok::<_, std::convert::Infallible>(serve_request(server, req).await) }
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(RtTimer)
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .serve_connection(TokioIo::new(NoEmptyFlush::new(tcp)), service);
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+}
