@@ -10,17 +10,54 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use k8s_openapi::api::core::v1::{Container, Namespace, Node, Pod, PodSpec, ResourceRequirements};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube_core::params::{DeleteParams, ListParams, PostParams};
+use kube_core::{Request, Resource};
 use parking_lot::Mutex;
-use serde::Serialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 
 use crate::agents::informer::{self, InformerConfig, InformerEvent};
 use crate::agents::kubelet::{Kubelet, KubeletOptions};
 use crate::agents::kubelet_lifecycle::KubeletConfig;
+use crate::agents::leader_election::LeaderElectionConfig;
 use crate::agents::node_lifecycle::{NodeLifecycleConfig, NodeLifecycleController};
 use crate::agents::scheduler::{Scheduler, SchedulerConfig};
-use crate::client::{ApiClient, VerbLatency};
+use crate::agents::scheduler_algorithm::DEFAULT_SCHEDULER_NAME;
+use crate::client::{json_body, ApiClient, ClientError, VerbLatency};
+
+/// How the schedulers of a run share the work.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum SchedulerMode {
+    /// Replicas of `default-scheduler`; with more than one, a Lease elects the one that schedules
+    /// (kube-scheduler's high-availability setup).
+    #[default]
+    LeaderElected,
+    /// Schedulers `kubesim-scheduler-0..N`, each binding the pods whose `spec.schedulerName` names
+    /// it, all at once: many concurrent binders. The pod generator spreads the pods over them.
+    PerPodName,
+}
+
+impl SchedulerMode {
+    /// The name used on the command line and in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SchedulerMode::LeaderElected => "leader-elected",
+            SchedulerMode::PerPodName => "per-pod-name",
+        }
+    }
+
+    /// The `spec.schedulerName` each of `n` schedulers owns.
+    pub fn scheduler_names(self, n: usize) -> Vec<String> {
+        match self {
+            SchedulerMode::LeaderElected => vec![DEFAULT_SCHEDULER_NAME.to_owned(); n.max(1)],
+            SchedulerMode::PerPodName => (0..n.max(1)).map(|i| format!("kubesim-scheduler-{i}")).collect(),
+        }
+    }
+}
 
 /// What a load run does. Defaults in the doc of each field.
 #[derive(Clone, Debug)]
@@ -47,8 +84,11 @@ pub struct LoadOptions {
     pub pod_memory: String,
     /// Container start latency range, ms. Default 100..500.
     pub start_latency_ms: (u64, u64),
-    /// Scheduler replicas with leader election (1 = no election). Default 1.
+    /// Schedulers. Leader-elected mode: replicas of which one schedules (1 = no election);
+    /// per-pod-name mode: that many schedulers scheduling at once. Default 1.
     pub schedulers: usize,
+    /// How the schedulers share the work. Default leader-elected.
+    pub scheduler_mode: SchedulerMode,
     /// Seed for everything random. Default 1.
     pub seed: u64,
     /// Give up waiting for Running (and for deletion) after this long. Default 30 min.
@@ -74,6 +114,7 @@ impl Default for LoadOptions {
             pod_memory: "128Mi".into(),
             start_latency_ms: (100, 500),
             schedulers: 1,
+            scheduler_mode: SchedulerMode::LeaderElected,
             seed: 1,
             timeout: Duration::from_secs(1800),
             report_dir: PathBuf::from("reports/load"),
@@ -117,6 +158,10 @@ pub struct LoadReport {
     pub nodes: usize,
     /// Pods asked for.
     pub pods: usize,
+    /// How the schedulers shared the work (`leader-elected` or `per-pod-name`).
+    pub scheduler_mode: String,
+    /// Schedulers run.
+    pub schedulers: usize,
     /// Pods created.
     pub created: u64,
     /// Pods seen Running.
@@ -158,12 +203,64 @@ pub struct Check {
     pub detail: String,
 }
 
-fn pod_object(o: &LoadOptions, name: &str) -> Value {
-    json!({"apiVersion": "v1", "kind": "Pod",
-           "metadata": {"name": name, "namespace": o.namespace, "labels": {"app": "kubesim-load"}},
-           "spec": {"containers": [{"name": "c", "image": "registry.k8s.io/pause:3.9",
-                    "resources": {"requests": {"cpu": o.pod_cpu, "memory": o.pod_memory}}}],
-                    "terminationGracePeriodSeconds": 5}})
+/// The pod the generator creates, for the scheduler named `scheduler`.
+fn pod_object(o: &LoadOptions, name: &str, scheduler: &str) -> Pod {
+    let requests =
+        [("cpu", &o.pod_cpu), ("memory", &o.pod_memory)].map(|(k, v)| (k.to_owned(), Quantity(v.clone())));
+    Pod {
+        metadata: ObjectMeta {
+            name: Some(name.to_owned()),
+            namespace: Some(o.namespace.clone()),
+            labels: Some([("app".to_owned(), "kubesim-load".to_owned())].into()),
+            ..ObjectMeta::default()
+        },
+        spec: Some(PodSpec {
+            containers: vec![Container {
+                name: "c".into(),
+                image: Some("registry.k8s.io/pause:3.9".into()),
+                resources: Some(ResourceRequirements {
+                    requests: Some(requests.into()),
+                    ..ResourceRequirements::default()
+                }),
+                ..Container::default()
+            }],
+            // The default scheduler is named by omission, as most workloads do.
+            scheduler_name: (scheduler != DEFAULT_SCHEDULER_NAME).then(|| scheduler.to_owned()),
+            termination_grace_period_seconds: Some(5),
+            ..PodSpec::default()
+        }),
+        status: None,
+    }
+}
+
+/// Just the names of a list's items: what counting needs, without decoding whole objects.
+#[derive(Deserialize)]
+struct Names {
+    #[serde(default)]
+    items: Option<Vec<Named>>,
+}
+
+#[derive(Deserialize)]
+struct Named {
+    #[serde(default)]
+    metadata: NameOnly,
+}
+
+#[derive(Default, Deserialize)]
+struct NameOnly {
+    #[serde(default)]
+    name: Option<String>,
+}
+
+/// The names in the collection at `path`, listed at resourceVersion=0 (from the cache).
+async fn names(client: &ApiClient, path: &str) -> Result<Vec<String>, String> {
+    let req = Request::new(path).list(&ListParams::default().match_any()).map_err(|e| e.to_string())?;
+    let r = client.send(req).await.map_err(|e| e.to_string())?;
+    if r.status != 200 {
+        return Err(format!("listing {path}: {}", r.describe()));
+    }
+    let list: Names = r.decode().map_err(|e| e.to_string())?;
+    Ok(list.items.unwrap_or_default().into_iter().filter_map(|i| i.metadata.name).collect())
 }
 
 /// When each pod's create was sent and answered, by name.
@@ -177,14 +274,23 @@ pub async fn run(
 ) -> Result<LoadReport, String> {
     let o = options;
     let metrics = client.config().metrics.clone().unwrap_or_default();
+    let scheduler_names = o.scheduler_mode.scheduler_names(o.schedulers);
     let mut report = LoadReport {
         server: client.config().address.clone(),
         nodes: o.nodes,
         pods: o.pods,
+        scheduler_mode: o.scheduler_mode.as_str().to_owned(),
+        schedulers: scheduler_names.len(),
         ..Default::default()
     };
-    let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": o.namespace}});
-    let r = client.post_json("/api/v1/namespaces", &ns).await.map_err(|e| e.to_string())?;
+    let ns = Namespace {
+        metadata: ObjectMeta { name: Some(o.namespace.clone()), ..ObjectMeta::default() },
+        ..Namespace::default()
+    };
+    let create_ns = Request::new(Namespace::url_path(&(), None))
+        .create(&PostParams::default(), json_body(&ns).map_err(|e| e.to_string())?)
+        .map_err(|e| e.to_string())?;
+    let r = client.send(create_ns).await.map_err(|e| e.to_string())?;
     if r.status != 201 && r.status != 409 {
         return Err(format!(
             "creating namespace {}: {} {}",
@@ -211,11 +317,10 @@ pub async fn run(
         tasks.push(tokio::spawn(k.run(client.clone(), shutdown.clone())));
     }
     let mut scheduler_stats = Vec::new();
-    for i in 0..o.schedulers.max(1) {
-        let mut cfg = SchedulerConfig::new("default-scheduler", o.seed.wrapping_add(1000 + i as u64));
-        if o.schedulers > 1 {
-            cfg.leader_election =
-                Some(crate::agents::leader_election::LeaderElectionConfig::new(format!("kubesim-load-{i}")));
+    for (i, name) in scheduler_names.iter().enumerate() {
+        let mut cfg = SchedulerConfig::new(name.clone(), o.seed.wrapping_add(1000 + i as u64));
+        if o.scheduler_mode == SchedulerMode::LeaderElected && scheduler_names.len() > 1 {
+            cfg.leader_election = Some(LeaderElectionConfig::new(format!("kubesim-load-{i}")));
         }
         let s = Scheduler::new(cfg);
         scheduler_stats.push(s.stats());
@@ -227,21 +332,11 @@ pub async fn run(
 
     // Wait for the nodes to register.
     let deadline = Instant::now() + Duration::from_secs(120 + o.nodes as u64 / 10);
+    let node_path = Node::url_path(&(), None);
     loop {
-        let n = client
-            .get("/api/v1/nodes?resourceVersion=0")
+        let n = names(&client, &node_path)
             .await
-            .ok()
-            .and_then(|r| r.json().ok())
-            .map(|v| {
-                v["items"].as_array().map_or(0, |i| {
-                    i.iter()
-                        .filter(|n| {
-                            n["metadata"]["name"].as_str().is_some_and(|n| n.starts_with(&o.node_prefix))
-                        })
-                        .count()
-                })
-            })
+            .map(|names| names.iter().filter(|n| n.starts_with(&o.node_prefix)).count())
             .unwrap_or(0);
         if n >= o.nodes || interrupted.load(Ordering::Relaxed) {
             break;
@@ -256,10 +351,10 @@ pub async fn run(
     let sent: Arc<Mutex<SendTimes>> = Arc::default();
     let running_at: Arc<Mutex<BTreeMap<String, Instant>>> = Arc::default();
     let added_at: Arc<Mutex<BTreeMap<String, Instant>>> = Arc::default();
-    let (events_tx, mut events) = mpsc::channel(4096);
-    let watch_task = tokio::spawn(informer::run(
+    let (events_tx, mut events) = mpsc::channel::<InformerEvent<Pod>>(4096);
+    let watch_task = tokio::spawn(informer::run_typed(
         client.clone(),
-        InformerConfig::new(format!("/api/v1/namespaces/{}/pods", o.namespace)),
+        InformerConfig::of::<Pod>(Some(&o.namespace)),
         events_tx,
     ));
     let running_count = Arc::new(AtomicU64::new(0));
@@ -273,9 +368,10 @@ pub async fn run(
                 InformerEvent::Deleted(_) => continue,
             };
             for p in objects {
-                let Some(name) = p["metadata"]["name"].as_str().map(str::to_owned) else { continue };
+                let running = p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
+                let Some(name) = p.metadata.name else { continue };
                 aa.lock().entry(name.clone()).or_insert(now);
-                if p["status"]["phase"] == "Running" && ra.lock().insert(name, now).is_none() {
+                if running && ra.lock().insert(name, now).is_none() {
                     rc.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -293,14 +389,17 @@ pub async fn run(
     let mut creators = Vec::new();
     let per_client_interval =
         (o.rate > 0.0).then(|| Duration::from_secs_f64(o.concurrency.max(1) as f64 / o.rate));
+    let pods = Request::new(Pod::url_path(&(), Some(&o.namespace)));
     for c in 0..o.concurrency.max(1) {
-        let (client, o2, sent, created, hist, interrupted) = (
+        let (client, o2, sent, created, hist, interrupted, pods, scheduler_names) = (
             client.clone(),
             o.clone(),
             sent.clone(),
             created.clone(),
             create_hist.clone(),
             interrupted.clone(),
+            pods.clone(),
+            scheduler_names.clone(),
         );
         creators.push(tokio::spawn(async move {
             let mut next = tokio::time::Instant::now();
@@ -315,15 +414,27 @@ pub async fn run(
                 let name = format!("load-{i:07}");
                 let t = Instant::now();
                 sent.lock().insert(name.clone(), (t, None));
-                let path = format!("/api/v1/namespaces/{}/pods", o2.namespace);
+                // Pod i goes to scheduler i mod N (all the same name in leader-elected mode).
+                let pod = pod_object(&o2, &name, &scheduler_names[i % scheduler_names.len()]);
+                let create = || -> Result<_, ClientError> {
+                    Ok(pods.create(&PostParams::default(), json_body(&pod)?)?)
+                };
                 loop {
-                    match client.post_json(&path, &pod_object(&o2, &name)).await {
+                    let sent = match create() {
+                        Ok(req) => client.send(req).await,
+                        Err(e) => Err(e),
+                    };
+                    match sent {
                         Ok(r) if r.status == 201 || r.status == 409 => break,
                         Ok(r) if r.status == 429 || r.status.is_server_error() => {
                             tokio::time::sleep(Duration::from_millis(200)).await
                         }
                         Ok(r) => {
                             tracing::warn!(pod = %name, status = %r.status, "create refused");
+                            break;
+                        }
+                        Err(e @ ClientError::Invalid(_)) => {
+                            tracing::warn!(pod = %name, error = %e, "create could not be built");
                             break;
                         }
                         Err(e) => {
@@ -388,7 +499,7 @@ pub async fn run(
 
     // Delete the pods and wait until they are gone (the kubelets finish graceful deletion).
     let delete_started = Instant::now();
-    let collection = format!("/api/v1/namespaces/{}/pods", o.namespace);
+    let collection = Pod::url_path(&(), Some(&o.namespace));
     let deadline = Instant::now() + o.timeout.min(Duration::from_secs(600));
     let mut left = usize::MAX;
     let mut next_delete = Instant::now();
@@ -397,16 +508,14 @@ pub async fn run(
         // and the server stops when the client goes: send it again until nothing is left (deleting
         // a pod that is already terminating changes nothing).
         if Instant::now() >= next_delete {
-            let _ = client.delete(&collection, None).await;
+            if let Ok(req) =
+                Request::new(&collection).delete_collection(&DeleteParams::default(), &ListParams::default())
+            {
+                let _ = client.send(req).await;
+            }
             next_delete = Instant::now() + Duration::from_secs(10);
         }
-        left = client
-            .get(&format!("/api/v1/namespaces/{}/pods?resourceVersion=0", o.namespace))
-            .await
-            .ok()
-            .and_then(|r| r.json().ok())
-            .map(|v| v["items"].as_array().map_or(0, Vec::len))
-            .unwrap_or(usize::MAX);
+        left = names(&client, &collection).await.map_or(usize::MAX, |n| n.len());
         if left == 0 {
             break;
         }
@@ -428,38 +537,34 @@ pub async fn run(
     Ok(report)
 }
 
-/// From the API: every pod bound once to a node of ours and Running there, and no node's pods
-/// requesting more than its allocatable.
 /// Every item of a collection, in pages of 500 (as kubectl lists).
-async fn list_all(client: &ApiClient, path: &str) -> Result<Vec<Value>, String> {
+async fn list_all<K>(client: &ApiClient, path: &str) -> Result<Vec<K>, String>
+where
+    K: k8s_openapi::ListableResource + serde::de::DeserializeOwned,
+{
     let mut items = Vec::new();
-    let mut token = String::new();
+    let mut token: Option<String> = None;
     loop {
-        let mut url = format!("{path}?limit=500");
-        if !token.is_empty() {
-            url += &format!(
-                "&continue={}",
-                form_urlencoded::byte_serialize(token.as_bytes()).collect::<String>()
-            );
-        }
-        let r = client.get(&url).await.map_err(|e| e.to_string())?;
+        let params = ListParams { limit: Some(500), continue_token: token.take(), ..ListParams::default() };
+        let req = Request::new(path).list(&params).map_err(|e| e.to_string())?;
+        let r = client.send(req).await.map_err(|e| e.to_string())?;
         if r.status != 200 {
-            return Err(format!("{url}: {} {}", r.status, String::from_utf8_lossy(&r.body)));
+            return Err(format!("listing {path}: {}", r.describe()));
         }
-        let mut v: Value = r.json().map_err(|e| e.to_string())?;
-        if let Some(Value::Array(page)) = v.get_mut("items").map(Value::take) {
-            items.extend(page);
-        }
-        match v["metadata"]["continue"].as_str() {
-            Some(c) if !c.is_empty() => token = c.to_owned(),
+        let page: k8s_openapi::List<K> = r.decode().map_err(|e| format!("listing {path}: {e}"))?;
+        items.extend(page.items);
+        match page.metadata.continue_ {
+            Some(c) if !c.is_empty() => token = Some(c),
             _ => return Ok(items),
         }
     }
 }
 
+/// From the API: every pod bound once to a node of ours and Running there, and no node's pods
+/// requesting more than its allocatable.
 async fn check_outcome(client: &ApiClient, o: &LoadOptions, created: u64) -> Vec<Check> {
     let mut checks = Vec::new();
-    let pods = match list_all(client, &format!("/api/v1/namespaces/{}/pods", o.namespace)).await {
+    let pods = match list_all::<Pod>(client, &Pod::url_path(&(), Some(&o.namespace))).await {
         Ok(p) => p,
         Err(e) => {
             checks.push(Check { name: "pods could be listed".into(), ok: false, detail: e });
@@ -471,25 +576,18 @@ async fn check_outcome(client: &ApiClient, o: &LoadOptions, created: u64) -> Vec
         ok: pods.len() as u64 >= created,
         detail: format!("{} listed, {created} created", pods.len()),
     });
-    let nodes = client
-        .get("/api/v1/nodes")
-        .await
-        .ok()
-        .and_then(|r| r.json().ok())
-        .and_then(|v: Value| v["items"].as_array().cloned())
-        .unwrap_or_default();
+    let nodes = list_all::<Node>(client, &Node::url_path(&(), None)).await.unwrap_or_default();
     let ips: BTreeMap<String, String> = nodes
         .iter()
         .filter_map(|n| {
-            let name = n["metadata"]["name"].as_str()?.to_owned();
-            let ip = n["status"]["addresses"].as_array()?.iter().find(|a| a["type"] == "InternalIP")?
-                ["address"]
-                .as_str()?
-                .to_owned();
+            let name = n.metadata.name.clone()?;
+            let addresses = n.status.as_ref()?.addresses.as_ref()?;
+            let ip = addresses.iter().find(|a| a.type_ == "InternalIP")?.address.clone();
             Some((name, ip))
         })
         .collect();
-    let unbound = pods.iter().filter(|p| p["spec"]["nodeName"].as_str().is_none_or(str::is_empty)).count();
+    let node_of = |p: &Pod| p.spec.as_ref().and_then(|s| s.node_name.clone()).filter(|n| !n.is_empty());
+    let unbound = pods.iter().filter(|p| node_of(p).is_none()).count();
     checks.push(Check {
         name: "every pod bound".into(),
         ok: unbound == 0,
@@ -498,9 +596,10 @@ async fn check_outcome(client: &ApiClient, o: &LoadOptions, created: u64) -> Vec
     let elsewhere = pods
         .iter()
         .filter(|p| {
-            let node = p["spec"]["nodeName"].as_str().unwrap_or("");
-            p["status"]["phase"] == "Running"
-                && ips.get(node).map(String::as_str) != p["status"]["hostIP"].as_str()
+            let status = p.status.as_ref();
+            let node = node_of(p).unwrap_or_default();
+            status.and_then(|s| s.phase.as_deref()) == Some("Running")
+                && ips.get(&node).map(String::as_str) != status.and_then(|s| s.host_ip.as_deref())
         })
         .count();
     checks.push(Check {
@@ -510,9 +609,9 @@ async fn check_outcome(client: &ApiClient, o: &LoadOptions, created: u64) -> Vec
     });
     let cpu = crate::api::validation::parse_quantity(&o.pod_cpu).unwrap_or(0);
     let node_cpu = crate::api::validation::parse_quantity(&o.node_cpu).unwrap_or(0);
-    let mut per_node: BTreeMap<&str, i128> = BTreeMap::new();
+    let mut per_node: BTreeMap<String, i128> = BTreeMap::new();
     for p in &pods {
-        if let Some(n) = p["spec"]["nodeName"].as_str() {
+        if let Some(n) = node_of(p) {
             *per_node.entry(n).or_default() += cpu;
         }
     }
@@ -522,16 +621,37 @@ async fn check_outcome(client: &ApiClient, o: &LoadOptions, created: u64) -> Vec
         ok: over == 0,
         detail: format!("{over} nodes over"),
     });
+    if o.scheduler_mode == SchedulerMode::PerPodName {
+        // Every scheduler got its share: the pods spread over all of them.
+        let names = o.scheduler_mode.scheduler_names(o.schedulers);
+        let mut per_scheduler: BTreeMap<&str, usize> = names.iter().map(|n| (n.as_str(), 0)).collect();
+        for p in &pods {
+            let name =
+                p.spec.as_ref().and_then(|s| s.scheduler_name.as_deref()).unwrap_or(DEFAULT_SCHEDULER_NAME);
+            if let Some(n) = per_scheduler.get_mut(name) {
+                *n += 1;
+            }
+        }
+        let idle = per_scheduler.values().filter(|&&n| n == 0).count();
+        checks.push(Check {
+            name: "pods spread over every scheduler".into(),
+            ok: idle == 0 || pods.len() < names.len(),
+            detail: format!("{} schedulers, {idle} named by no pod", names.len()),
+        });
+    }
     checks
 }
 
 /// The report as Markdown.
 pub fn markdown(r: &LoadReport) -> String {
     let mut s = format!(
-        "# kubesim load report\n\nServer: `{}` · {} nodes · {} pods{}\n\n| figure | value |\n|---|---|\n",
+        "# kubesim load report\n\nServer: `{}` · {} nodes · {} pods · {} scheduler{} ({}){}\n\n| figure | value |\n|---|---|\n",
         r.server,
         r.nodes,
         r.pods,
+        r.schedulers,
+        if r.schedulers == 1 { "" } else { "s" },
+        r.scheduler_mode,
         if r.interrupted { " · **interrupted**" } else { "" }
     );
     s += &format!("| pods created / Running | {} / {} |\n", r.created, r.running);

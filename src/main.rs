@@ -1,4 +1,4 @@
-//! The real-mode binary `kubesim`: `kubesim apiserver` (kube-apiserver's flag names), and later
+//! The real-mode binary `kubesim`: `kubesim apiserver` (kube-apiserver's flag names) and
 //! `kubesim load` (issue #4).
 
 #[cfg(madsim)]
@@ -82,9 +82,14 @@ mod real {
         /// Container start latency range in ms, `min,max`.
         #[arg(long, default_value = "100,500", value_parser = range_ms)]
         start_latency_ms: (u64, u64),
-        /// Scheduler replicas (more than one: leader election).
+        /// Schedulers. leader-elected: replicas of default-scheduler, one scheduling at a time (more
+        /// than one: leader election through a Lease); per-pod-name: N schedulers binding at once.
         #[arg(long, default_value_t = 1)]
         schedulers: usize,
+        /// How the schedulers share the work: leader-elected, or per-pod-name (each owns the pods
+        /// whose spec.schedulerName names it; the pods are spread over them).
+        #[arg(long, value_enum, default_value_t = kubesim::load::SchedulerMode::LeaderElected)]
+        scheduler_mode: kubesim::load::SchedulerMode,
         /// Seed for every random choice.
         #[arg(long, default_value_t = 1)]
         seed: u64,
@@ -219,6 +224,7 @@ mod real {
             node_pods: args.node_pods,
             start_latency_ms: args.start_latency_ms,
             schedulers: args.schedulers,
+            scheduler_mode: args.scheduler_mode,
             seed: args.seed,
             timeout: args.timeout,
             report_dir: args.report_dir.clone(),

@@ -399,10 +399,41 @@ fn kubesim_load_against_kubesim_apiserver() {
         serde_json::from_slice(&std::fs::read(report_dir.join("report.json")).unwrap()).unwrap();
     assert_eq!(report["running"], 100, "{report}");
     assert_eq!(report["bindings"], 100);
+    assert_eq!(report["scheduler_mode"], "leader-elected");
+    assert_eq!(report["schedulers"], 1);
     assert!(report["checks"].as_array().unwrap().iter().all(|c| c["ok"] == true), "{report}");
     assert!(report["pod_startup"]["p99_ms"].as_f64().unwrap() > 0.0);
     assert!(std::fs::read_to_string(report_dir.join("report.md")).unwrap().contains("API latency by verb"));
     // The pods are gone again.
     let out = s.kubectl_ok(&["get", "pods", "-n", "kubesim-load", "-o", "name"]);
     assert!(out.trim().is_empty() || out.contains("No resources found"), "{out}");
+}
+
+/// `--scheduler-mode per-pod-name`: three schedulers bind at once, each the pods naming it.
+#[test]
+fn kubesim_load_with_many_schedulers_each_owning_its_pods() {
+    let s = Apiserver::start(&[]);
+    let report_dir = s.dir.path().join("load-report");
+    let out = Command::new(env!("CARGO_BIN_EXE_kubesim"))
+        .args(["load", "--nodes", "6", "--pods", "60", "--concurrency", "6", "--start-latency-ms", "10,50"])
+        .args(["--scheduler-mode", "per-pod-name", "--schedulers", "3"])
+        .arg(format!("--kubeconfig={}", s.kubeconfig.display()))
+        .arg(format!("--report-dir={}", report_dir.display()))
+        .arg("--timeout=120s")
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "kubesim load failed:\n{text}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(report_dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["scheduler_mode"], "per-pod-name", "{report}");
+    assert_eq!(report["schedulers"], 3);
+    assert_eq!(report["running"], 60, "{report}");
+    assert_eq!(report["bindings"], 60, "each pod bound once, by its own scheduler");
+    assert_eq!(report["binding_conflicts"], 0, "no scheduler binds another's pods");
+    let checks = report["checks"].as_array().unwrap();
+    assert!(checks.iter().all(|c| c["ok"] == true), "{report}");
+    assert!(checks.iter().any(|c| c["name"] == "pods spread over every scheduler"), "{report}");
+    let md = std::fs::read_to_string(report_dir.join("report.md")).unwrap();
+    assert!(md.contains("3 schedulers (per-pod-name)"), "{md}");
 }

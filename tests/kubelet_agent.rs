@@ -204,13 +204,13 @@ async fn takes_over_an_existing_node_and_lease() {
     // A Node left NotReady and a Lease held by someone else, as after a kubelet restart.
     let mut stale =
         kubesim::agents::kubelet_lifecycle::node_object(&fast_config("n1"), "2024-01-01T00:00:00Z");
-    stale["status"]["conditions"][3]["status"] = json!("Unknown");
-    let r = c.post_json("/api/v1/nodes", &stale).await.unwrap();
+    stale.status.as_mut().unwrap().conditions.as_mut().unwrap()[3].status = "Unknown".into();
+    let r = c.post_json("/api/v1/nodes", &serde_json::to_value(&stale).unwrap()).await.unwrap();
     assert_eq!(r.status, 201);
     let uid = r.json().unwrap()["metadata"]["uid"].as_str().unwrap().to_string();
     let mut lease = kubesim::agents::kubelet_lifecycle::lease_object("n1", None, "2024-01-01T00:00:00Z", 15);
-    lease["spec"]["holderIdentity"] = json!("someone-else");
-    assert_eq!(c.post_json(LEASES, &lease).await.unwrap().status, 201);
+    lease.spec.as_mut().unwrap().holder_identity = Some("someone-else".into());
+    assert_eq!(c.post_json(LEASES, &serde_json::to_value(&lease).unwrap()).await.unwrap().status, 201);
 
     let k = start(Kubelet::new(fast_config("n1"), fast_options(2)), c.clone());
     let node = eventually(5, "Ready=True", || async {

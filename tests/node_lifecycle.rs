@@ -5,9 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::Node;
+use kube_core::params::{Patch, PatchParams, PostParams};
+use kube_core::{Request, Resource};
 use kubesim::agents::kubelet_lifecycle::{lease_object, node_object, node_status_patch, KubeletConfig};
 use kubesim::agents::node_lifecycle::{NodeLifecycleConfig, NodeLifecycleController, UNREACHABLE_TAINT};
-use kubesim::client::ApiClient;
+use kubesim::client::{json_body, ApiClient};
 use kubesim::server::ApiServerConfig;
 use kubesim::storage::ModelStore;
 use kubesim::testing::TestApiServer;
@@ -41,9 +45,15 @@ async fn silent_nodes_are_marked_tainted_evicted_and_recover() {
     let s = TestApiServer::start(Arc::new(ModelStore::default()), ApiServerConfig::default()).await;
     let c = s.client();
     let cfg = KubeletConfig { node_name: "n1".into(), ..Default::default() };
-    assert_eq!(c.post_json("/api/v1/nodes", &node_object(&cfg, &now())).await.unwrap().status, 201);
-    let leases = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases";
-    assert_eq!(c.post_json(leases, &lease_object("n1", None, &now_micro(), 40)).await.unwrap().status, 201);
+    let nodes = Request::new(Node::url_path(&(), None));
+    let create = nodes.create(&PostParams::default(), json_body(&node_object(&cfg, &now())).unwrap());
+    assert_eq!(c.send(create.unwrap()).await.unwrap().status, 201);
+    let leases = Lease::url_path(&(), Some("kube-node-lease"));
+    let lease = json_body(&lease_object("n1", None, &now_micro(), 40)).unwrap();
+    assert_eq!(
+        c.send(Request::new(&leases).create(&PostParams::default(), lease).unwrap()).await.unwrap().status,
+        201
+    );
     let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"},
                      "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "x"}]}});
     assert_eq!(c.post_json("/api/v1/namespaces/default/pods", &pod).await.unwrap().status, 201);
@@ -79,8 +89,8 @@ async fn silent_nodes_are_marked_tainted_evicted_and_recover() {
     lease["spec"]["renewTime"] = json!(now_micro());
     assert_eq!(c.put_json(&format!("{leases}/n1"), &lease).await.unwrap().status, 200);
     let patch = node_status_patch(&cfg, true, &now(), true);
-    let r =
-        c.patch("/api/v1/nodes/n1/status", "application/strategic-merge-patch+json", &patch).await.unwrap();
+    let patch = nodes.patch_subresource("status", "n1", &PatchParams::default(), &Patch::Strategic(&patch));
+    let r = c.send(patch.unwrap()).await.unwrap();
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     wait_for("the taint removed", async || {
         let n = node(&c).await;

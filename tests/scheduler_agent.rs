@@ -7,10 +7,13 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use k8s_openapi::api::core::v1::Node;
+use kube_core::params::PostParams;
+use kube_core::{Request, Resource};
 use kubesim::agents::kubelet_lifecycle::{node_object, KubeletConfig, NodeTaint};
 use kubesim::agents::leader_election::LeaderElectionConfig;
 use kubesim::agents::scheduler::{Scheduler, SchedulerConfig};
-use kubesim::client::ApiClient;
+use kubesim::client::{json_body, ApiClient};
 use kubesim::server::ApiServerConfig;
 use kubesim::storage::ModelStore;
 use kubesim::testing::TestApiServer;
@@ -27,7 +30,9 @@ async fn add_node(c: &ApiClient, name: &str, tainted: bool) {
         });
     }
     let node = node_object(&cfg, "2026-01-01T00:00:00Z");
-    let r = c.post_json("/api/v1/nodes", &node).await.unwrap();
+    let create =
+        Request::new(Node::url_path(&(), None)).create(&PostParams::default(), json_body(&node).unwrap());
+    let r = c.send(create.unwrap()).await.unwrap();
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
 }
 

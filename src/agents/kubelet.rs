@@ -28,9 +28,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::stream::{FuturesUnordered, StreamExt};
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube_core::params::{DeleteParams, GetParams, Patch, PatchParams, PostParams, Preconditions};
+use kube_core::{Request, Resource};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
@@ -40,13 +45,14 @@ use crate::agents::kubelet_lifecycle::{
     node_status_patch, pod_key, rejected_status, rfc3339_from_unix, running_status, Action, KubeletConfig,
     PodTracker, NODE_LEASE_DURATION_SECONDS, NODE_LEASE_NAMESPACE,
 };
-use crate::client::{ApiClient, ApiResponse};
+use crate::client::{json_body, ApiClient, ApiResponse};
 
-const STRATEGIC_MERGE: &str = "application/strategic-merge-patch+json";
-const MERGE: &str = "application/merge-patch+json";
+/// Told when a pod's containers start (`true`) or stop or exit (`false`), with the node name, the
+/// pod's `namespace/name` and uid: how the simulation checks that no pod runs on two nodes at once.
+pub type ContainerHook = Arc<dyn Fn(&str, &str, &str, bool) + Send + Sync>;
 
 /// Timings and seed of a kubelet agent. Defaults in the doc of each field.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone)]
 pub struct KubeletOptions {
     /// Seeds the tracker's latencies and the agent's retry jitter. Default 0.
     pub seed: u64,
@@ -62,6 +68,19 @@ pub struct KubeletOptions {
     pub informer_retry_backoff: Duration,
     /// The pod informer's idle timeout (a silent watch is resumed). Default 90 s.
     pub informer_idle_timeout: Duration,
+    /// Sees containers start and stop. Default none.
+    pub container_hook: Option<ContainerHook>,
+}
+
+impl std::fmt::Debug for KubeletOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KubeletOptions")
+            .field("seed", &self.seed)
+            .field("lease_renew_interval", &self.lease_renew_interval)
+            .field("node_status_interval", &self.node_status_interval)
+            .field("container_hook", &self.container_hook.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for KubeletOptions {
@@ -74,6 +93,7 @@ impl Default for KubeletOptions {
             retry_backoff: Duration::from_secs(1),
             informer_retry_backoff: Duration::from_millis(500),
             informer_idle_timeout: Duration::from_secs(90),
+            container_hook: None,
         }
     }
 }
@@ -388,10 +408,19 @@ fn now_micro_time() -> String {
     micro_time_from_unix_micros(jiff::Timestamp::now().as_microsecond())
 }
 
-fn pod_path(pod: &Value) -> String {
+/// The pods collection of `pod`'s namespace, and its name (the tracker keeps pods as JSON).
+fn pod_request(pod: &Value) -> (Request, String) {
     let ns = pod["metadata"]["namespace"].as_str().unwrap_or("default");
     let name = pod["metadata"]["name"].as_str().unwrap_or("");
-    format!("/api/v1/namespaces/{ns}/pods/{name}")
+    (Request::new(Pod::url_path(&(), Some(ns))), name.to_string())
+}
+
+fn nodes() -> Request {
+    Request::new(Node::url_path(&(), None))
+}
+
+fn node_leases() -> Request {
+    Request::new(Lease::url_path(&(), Some(NODE_LEASE_NAMESPACE)))
 }
 
 fn uid_of(obj: &Value) -> &str {
@@ -403,9 +432,7 @@ fn rv_of(obj: &Value) -> Option<u64> {
 }
 
 fn describe(r: &ApiResponse) -> String {
-    let body = String::from_utf8_lossy(&r.body);
-    let body: String = body.chars().take(300).collect();
-    format!("{} {body}", r.status.as_u16())
+    r.describe()
 }
 
 fn retryable(status: u16) -> bool {
@@ -448,7 +475,7 @@ impl Agent {
     }
 
     fn spawn_informer(&self) -> (tokio::task::JoinHandle<()>, mpsc::Receiver<InformerEvent>) {
-        let mut cfg = InformerConfig::new("/api/v1/pods");
+        let mut cfg = InformerConfig::of::<Pod>(None);
         cfg.field_selector = Some(format!("spec.nodeName={}", self.config.node_name));
         cfg.retry_backoff = self.options.informer_retry_backoff;
         cfg.idle_timeout = self.options.informer_idle_timeout;
@@ -527,6 +554,7 @@ impl Agent {
                 self.apply(actions);
             }
             Job::Stopped(key) => {
+                self.containers(&key, false);
                 let actions = self.tracker.stopped(&key);
                 self.apply(actions);
             }
@@ -582,6 +610,7 @@ impl Agent {
                 }
                 Action::SetRunning { key } => {
                     KubeletStats::bump(&self.stats.pods_started);
+                    self.containers(&key, true);
                     let pod_ip = self.tracker.pod_ip(&key).unwrap_or_else(|| {
                         tracing::warn!(node = %self.config.node_name, pod = %key, "pod CIDR exhausted; using the node IP");
                         self.config.node_ip.clone()
@@ -593,6 +622,7 @@ impl Agent {
                 }
                 Action::SetCompleted { key, succeeded } => {
                     KubeletStats::bump(&self.stats.pods_completed);
+                    self.containers(&key, false);
                     if !succeeded {
                         KubeletStats::bump(&self.stats.pods_failed);
                     }
@@ -603,10 +633,19 @@ impl Agent {
                 }
                 Action::DeleteNow { key, uid } => self.launch_delete(key, uid),
                 Action::Forget { key } => {
+                    self.containers(&key, false);
                     self.cancel_pod_timers(&key);
                     self.writes.remove(&key);
                 }
             }
+        }
+    }
+
+    /// Tells the container hook, if any.
+    fn containers(&self, key: &str, running: bool) {
+        if let Some(hook) = &self.options.container_hook {
+            let uid = self.tracker.uid(key).unwrap_or_default();
+            hook(&self.config.node_name, key, uid, running);
         }
     }
 
@@ -706,11 +745,20 @@ impl Agent {
         if uid_of(pod) != uid {
             return;
         }
-        let path = pod_path(pod);
+        let (pods, name) = pod_request(pod);
         let client = self.client.clone();
         self.io.push(Box::pin(async move {
-            let body = json!({"gracePeriodSeconds": 0, "preconditions": {"uid": uid}});
-            let outcome = match client.delete(&path, Some(&body)).await {
+            // As the kubelet: grace 0, and only this incarnation of the pod (uid precondition).
+            let options = DeleteParams {
+                grace_period_seconds: Some(0),
+                preconditions: Some(Preconditions { uid: Some(uid.clone()), resource_version: None }),
+                ..DeleteParams::default()
+            };
+            let sent = match pods.delete(&name, &options) {
+                Ok(req) => client.send(req).await,
+                Err(e) => Err(e.into()),
+            };
+            let outcome = match sent {
                 Ok(r) if r.status == 200 || r.status == 202 => DeleteOutcome::Deleted,
                 Ok(r) if r.status == 404 || r.status == 409 => DeleteOutcome::Gone,
                 Ok(r) => DeleteOutcome::Retry(describe(&r)),
@@ -784,10 +832,19 @@ impl Agent {
         let changed = self.reported_ready != Some(ready);
         let now = now_time();
         let body = node_status_patch(&self.config, ready, &now, changed);
-        let path = format!("/api/v1/nodes/{}/status", self.config.node_name);
+        let req = nodes().patch_subresource(
+            "status",
+            &self.config.node_name,
+            &PatchParams::default(),
+            &Patch::Strategic(&body),
+        );
         let client = self.client.clone();
         self.io.push(Box::pin(async move {
-            let outcome = match client.patch(&path, STRATEGIC_MERGE, &body).await {
+            let sent = match req {
+                Ok(req) => client.send(req).await,
+                Err(e) => Err(e.into()),
+            };
+            let outcome = match sent {
                 Ok(r) if r.status == 200 => NodeStatusOutcome::Ok,
                 Ok(r) if r.status == 404 => NodeStatusOutcome::NotFound,
                 Ok(r) => NodeStatusOutcome::Retry(describe(&r)),
@@ -911,15 +968,23 @@ async fn write_status(
     write: &StatusWrite,
     node_ip: &str,
 ) -> (u64, WriteOutcome) {
-    let path = pod_path(&pod);
-    let status_path = format!("{path}/status");
+    let (pods, name) = pod_request(&pod);
     let uid = uid_of(&pod).to_string();
     let mut pod = pod;
     let mut conflicts = 0;
     for attempt in 0..2 {
+        // The pod stays JSON on this hot path: the tracker works on what the watch delivered,
+        // and the status is rebuilt over it without a round trip through the typed Pod.
         let mut body = pod.clone();
         body["status"] = write.status(&pod, node_ip, &now_time());
-        let resp = match client.put_json(&status_path, &body).await {
+        let sent = match json_body(&body) {
+            Ok(bytes) => match pods.replace_subresource("status", &name, &PostParams::default(), bytes) {
+                Ok(req) => client.send(req).await,
+                Err(e) => Err(e.into()),
+            },
+            Err(e) => Err(e),
+        };
+        let resp = match sent {
             Ok(r) => r,
             Err(e) => return (conflicts, WriteOutcome::Retry(e.to_string())),
         };
@@ -931,7 +996,11 @@ async fn write_status(
                 if attempt == 1 {
                     return (conflicts, WriteOutcome::Retry(describe(&resp)));
                 }
-                let fresh = match client.get(&path).await {
+                let read = match pods.get(&name, &GetParams::default()) {
+                    Ok(req) => client.send(req).await,
+                    Err(e) => Err(e.into()),
+                };
+                let fresh = match read {
                     Ok(r) if r.status == 200 => match r.json() {
                         Ok(v) => v,
                         Err(e) => return (conflicts, WriteOutcome::Retry(e.to_string())),
@@ -955,36 +1024,37 @@ async fn write_status(
 /// POST the Node; on 409 read it and PATCH its status (Ready as `ready`).
 async fn register(client: &ApiClient, config: &KubeletConfig, ready: bool) -> Result<Registration, String> {
     let node = &config.node_name;
-    let resp = client
-        .post_json("/api/v1/nodes", &node_object(config, &now_time()))
-        .await
-        .map_err(|e| e.to_string())?;
+    let create = nodes()
+        .create(&PostParams::default(), json_body(&node_object(config, &now_time())).described()?)
+        .described()?;
+    let resp = client.send(create).await.described()?;
     match resp.status.as_u16() {
         201 | 200 => {
-            let v = resp.json().map_err(|e| e.to_string())?;
-            let uid = uid_of(&v).to_string();
+            let created: Node = resp.decode().map_err(|e| e.to_string())?;
+            let uid = created.metadata.uid.unwrap_or_default();
             if uid.is_empty() {
                 return Err("created Node has no uid".into());
             }
             Ok(Registration { uid, reported_ready: true })
         }
         409 => {
-            let path = format!("/api/v1/nodes/{node}");
-            let r = client.get(&path).await.map_err(|e| e.to_string())?;
+            let r = client.send(nodes().get(node, &GetParams::default()).described()?).await.described()?;
             if r.status != 200 {
                 return Err(format!("GET node after 409: {}", describe(&r)));
             }
-            let existing = r.json().map_err(|e| e.to_string())?;
-            let uid = uid_of(&existing).to_string();
-            let was_ready = existing["status"]["conditions"]
-                .as_array()
-                .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
-                .is_some_and(|c| c["status"] == "True");
+            let existing: Node = r.decode().map_err(|e| e.to_string())?;
+            let uid = existing.metadata.uid.clone().unwrap_or_default();
+            let was_ready = existing
+                .status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .and_then(|cs| cs.iter().find(|c| c.type_ == "Ready"))
+                .is_some_and(|c| c.status == "True");
             let body = node_status_patch(config, ready, &now_time(), was_ready != ready);
-            let r = client
-                .patch(&format!("{path}/status"), STRATEGIC_MERGE, &body)
-                .await
-                .map_err(|e| e.to_string())?;
+            let patch = nodes()
+                .patch_subresource("status", node, &PatchParams::default(), &Patch::Strategic(&body))
+                .described()?;
+            let r = client.send(patch).await.described()?;
             if r.status != 200 {
                 return Err(format!("PATCH node status after 409: {}", describe(&r)));
             }
@@ -1003,39 +1073,48 @@ async fn renew_lease(
     created: bool,
     duration: i64,
 ) -> Result<(), String> {
-    let collection = format!("/apis/coordination.k8s.io/v1/namespaces/{NODE_LEASE_NAMESPACE}/leases");
-    let path = format!("{collection}/{node}");
+    let leases = node_leases();
     let now = now_micro_time();
-    let create = |now: String| async move {
-        let lease = lease_object(node, Some(node_uid), &now, duration);
-        let r = client.post_json(&collection, &lease).await.map_err(|e| e.to_string())?;
-        match r.status.as_u16() {
-            200 | 201 => Ok(true),
-            409 => Ok(false),
-            _ => Err(format!("POST lease: {}", describe(&r))),
-        }
-    };
     if created {
-        let r = client.patch(&path, MERGE, &lease_renew_patch(&now)).await.map_err(|e| e.to_string())?;
+        let patch = leases
+            .patch(node, &PatchParams::default(), &Patch::Merge(&lease_renew_patch(&now)))
+            .described()?;
+        let r = client.send(patch).await.described()?;
         match r.status.as_u16() {
             200 => return Ok(()),
             404 => {}
             _ => return Err(format!("PATCH lease: {}", describe(&r))),
         }
     }
-    if create(now.clone()).await? {
-        return Ok(());
+    let lease = lease_object(node, Some(node_uid), &now, duration);
+    let create = leases.create(&PostParams::default(), json_body(&lease).described()?).described()?;
+    let r = client.send(create).await.described()?;
+    match r.status.as_u16() {
+        200 | 201 => return Ok(()),
+        409 => {}
+        _ => return Err(format!("POST lease: {}", describe(&r))),
     }
     // Exists already (a previous incarnation): take it over.
-    let mut takeover = lease_object(node, Some(node_uid), &now, duration);
-    let body = json!({
-        "metadata": {"ownerReferences": takeover["metadata"]["ownerReferences"].take()},
-        "spec": takeover["spec"].take(),
-    });
-    let r = client.patch(&path, MERGE, &body).await.map_err(|e| e.to_string())?;
+    let takeover = Lease {
+        metadata: ObjectMeta { owner_references: lease.metadata.owner_references, ..ObjectMeta::default() },
+        spec: lease.spec,
+    };
+    let patch = leases.patch(node, &PatchParams::default(), &Patch::Merge(&takeover)).described()?;
+    let r = client.send(patch).await.described()?;
     if r.status == 200 {
         Ok(())
     } else {
         Err(format!("PATCH existing lease: {}", describe(&r)))
+    }
+}
+
+/// Errors of any kind as the message the loop logs.
+trait Described<T> {
+    fn described(self) -> Result<T, String>;
+}
+
+impl<T, E: std::fmt::Display> Described<T> for Result<T, E> {
+    fn described(self) -> Result<T, String> {
+        self.map_err(|e| e.to_string())
     }
 }

@@ -27,6 +27,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+use k8s_openapi::api::core::v1::{
+    DaemonEndpoint, Node, NodeAddress, NodeCondition, NodeDaemonEndpoints, NodeSpec, NodeStatus,
+    NodeSystemInfo, Taint,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity as ApiQuantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, OwnerReference, Time};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Map, Value};
@@ -189,9 +196,25 @@ pub fn node_labels(cfg: &KubeletConfig) -> BTreeMap<String, String> {
 // Node and Lease
 // ---------------------------------------------------------------------------------------------
 
+/// `metav1.Time` of an RFC 3339 text (the Unix epoch if it does not parse: callers pass times
+/// made by [`rfc3339_from_unix`] or `jiff`).
+fn time(t: &str) -> Time {
+    Time(t.parse().unwrap_or(jiff::Timestamp::UNIX_EPOCH))
+}
+
+/// `metav1.MicroTime` of an RFC 3339 text (written with exactly 6 fractional digits).
+fn micro_time(t: &str) -> MicroTime {
+    MicroTime(t.parse().unwrap_or(jiff::Timestamp::UNIX_EPOCH))
+}
+
 /// The kubelet's four node conditions, all heartbeating at `now`; `lastTransitionTime = now` on
 /// all of them (`all_transition`, at registration) or on Ready only (`ready_transition`).
-fn node_conditions(ready: bool, now: &str, all_transition: bool, ready_transition: bool) -> Value {
+fn node_conditions(
+    ready: bool,
+    now: &str,
+    all_transition: bool,
+    ready_transition: bool,
+) -> Vec<NodeCondition> {
     let (ready_status, ready_reason, ready_message) = if ready {
         ("True", "KubeletReady", "kubelet is posting ready status")
     } else {
@@ -203,117 +226,158 @@ fn node_conditions(ready: bool, now: &str, all_transition: bool, ready_transitio
         ("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
         ("Ready", ready_status, ready_reason, ready_message),
     ];
-    Value::Array(
-        rows.iter()
-            .map(|(ty, status, reason, message)| {
-                let mut c = json!({
-                    "type": ty, "status": status, "reason": reason, "message": message,
-                    "lastHeartbeatTime": now,
-                });
-                if all_transition || (ready_transition && *ty == "Ready") {
-                    c["lastTransitionTime"] = json!(now);
-                }
-                c
-            })
-            .collect(),
-    )
+    let now = time(now);
+    rows.iter()
+        .map(|(ty, status, reason, message)| NodeCondition {
+            type_: (*ty).to_string(),
+            status: (*status).to_string(),
+            reason: Some((*reason).to_string()),
+            message: Some((*message).to_string()),
+            last_heartbeat_time: Some(now.clone()),
+            last_transition_time: (all_transition || (ready_transition && *ty == "Ready"))
+                .then(|| now.clone()),
+        })
+        .collect()
 }
 
-fn resource_list(cpu: &str, memory: &str, pods: &str, ephemeral: &str) -> Value {
-    json!({
-        "cpu": cpu, "ephemeral-storage": ephemeral, "hugepages-1Gi": "0", "hugepages-2Mi": "0",
-        "memory": memory, "pods": pods,
-    })
+fn resource_list(cpu: &str, memory: &str, pods: &str, ephemeral: &str) -> BTreeMap<String, ApiQuantity> {
+    [
+        ("cpu", cpu),
+        ("ephemeral-storage", ephemeral),
+        ("hugepages-1Gi", "0"),
+        ("hugepages-2Mi", "0"),
+        ("memory", memory),
+        ("pods", pods),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), ApiQuantity(v.to_string())))
+    .collect()
 }
 
 /// The Node a kubelet registers (POST /api/v1/nodes), conditions stamped `now_rfc3339`.
-pub fn node_object(cfg: &KubeletConfig, now_rfc3339: &str) -> Value {
+pub fn node_object(cfg: &KubeletConfig, now_rfc3339: &str) -> Node {
     let name = &cfg.node_name;
-    let taints: Vec<Value> = cfg
+    let taints: Vec<Taint> = cfg
         .taints
         .iter()
-        .map(|t| {
-            let mut v = json!({"key": t.key, "effect": t.effect});
-            if let Some(val) = &t.value {
-                v["value"] = json!(val);
-            }
-            v
+        .map(|t| Taint {
+            key: t.key.clone(),
+            effect: t.effect.clone(),
+            value: t.value.clone(),
+            time_added: None,
         })
         .collect();
-    let mut spec = json!({"podCIDR": cfg.pod_cidr, "podCIDRs": [cfg.pod_cidr]});
-    if !taints.is_empty() {
-        spec["taints"] = Value::Array(taints);
-    }
     let id = hex_digest(&[name.as_bytes()], 32);
-    json!({
-        "apiVersion": "v1",
-        "kind": "Node",
-        "metadata": {
-            "name": name,
-            "labels": node_labels(cfg),
-            "annotations": {
-                "node.alpha.kubernetes.io/ttl": "0",
-                "volumes.kubernetes.io/controller-managed-attach-detach": "true",
-            },
+    let annotations = [
+        ("node.alpha.kubernetes.io/ttl", "0"),
+        ("volumes.kubernetes.io/controller-managed-attach-detach", "true"),
+    ];
+    Node {
+        metadata: ObjectMeta {
+            name: Some(name.clone()),
+            labels: Some(node_labels(cfg)),
+            annotations: Some(annotations.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+            ..ObjectMeta::default()
         },
-        "spec": spec,
-        "status": {
-            "capacity": resource_list(&cfg.capacity_cpu, &cfg.capacity_memory, &cfg.capacity_pods,
-                &cfg.capacity_ephemeral_storage),
-            "allocatable": resource_list(cfg.allocatable_cpu(), cfg.allocatable_memory(),
-                cfg.allocatable_pods(), cfg.allocatable_ephemeral_storage()),
-            "conditions": node_conditions(true, now_rfc3339, true, false),
-            "addresses": [
-                {"type": "InternalIP", "address": cfg.node_ip},
-                {"type": "Hostname", "address": name},
-            ],
-            "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
-            "nodeInfo": {
-                "machineID": id,
-                "systemUUID": format!("{}-{}-{}-{}-{}", &id[0..8], &id[8..12], &id[12..16], &id[16..20], &id[20..32]),
-                "bootID": hex_digest(&[name.as_bytes(), b"boot"], 32),
-                "kernelVersion": "6.1.0-kubesim",
-                "osImage": "kubesim",
-                "containerRuntimeVersion": CONTAINER_RUNTIME_VERSION,
-                "kubeletVersion": cfg.kubelet_version,
-                "kubeProxyVersion": "",
-                "operatingSystem": "linux",
-                "architecture": "amd64",
-            },
-        },
-    })
+        spec: Some(NodeSpec {
+            pod_cidr: Some(cfg.pod_cidr.clone()),
+            pod_cidrs: Some(vec![cfg.pod_cidr.clone()]),
+            taints: (!taints.is_empty()).then_some(taints),
+            ..NodeSpec::default()
+        }),
+        status: Some(NodeStatus {
+            capacity: Some(resource_list(
+                &cfg.capacity_cpu,
+                &cfg.capacity_memory,
+                &cfg.capacity_pods,
+                &cfg.capacity_ephemeral_storage,
+            )),
+            allocatable: Some(resource_list(
+                cfg.allocatable_cpu(),
+                cfg.allocatable_memory(),
+                cfg.allocatable_pods(),
+                cfg.allocatable_ephemeral_storage(),
+            )),
+            conditions: Some(node_conditions(true, now_rfc3339, true, false)),
+            addresses: Some(vec![
+                NodeAddress { type_: "InternalIP".into(), address: cfg.node_ip.clone() },
+                NodeAddress { type_: "Hostname".into(), address: name.clone() },
+            ]),
+            daemon_endpoints: Some(NodeDaemonEndpoints {
+                kubelet_endpoint: Some(DaemonEndpoint { port: 10250 }),
+            }),
+            node_info: Some(NodeSystemInfo {
+                machine_id: id.clone(),
+                system_uuid: format!(
+                    "{}-{}-{}-{}-{}",
+                    &id[0..8],
+                    &id[8..12],
+                    &id[12..16],
+                    &id[16..20],
+                    &id[20..32]
+                ),
+                boot_id: hex_digest(&[name.as_bytes(), b"boot"], 32),
+                kernel_version: "6.1.0-kubesim".into(),
+                os_image: "kubesim".into(),
+                container_runtime_version: CONTAINER_RUNTIME_VERSION.into(),
+                kubelet_version: cfg.kubelet_version.clone(),
+                kube_proxy_version: String::new(),
+                operating_system: "linux".into(),
+                architecture: "amd64".into(),
+                swap: None,
+            }),
+            ..NodeStatus::default()
+        }),
+    }
 }
 
 /// The heartbeat body for a strategic merge PATCH of `nodes/{name}/status` (conditions merge by
 /// `type`): every condition with `lastHeartbeatTime = now`. `ready_changed`: Ready flipped since the
 /// last report, so its `lastTransitionTime` becomes `now` (otherwise the stored one is kept).
-pub fn node_status_patch(_cfg: &KubeletConfig, ready: bool, now_rfc3339: &str, ready_changed: bool) -> Value {
-    json!({"status": {"conditions": node_conditions(ready, now_rfc3339, false, ready_changed)}})
+pub fn node_status_patch(_cfg: &KubeletConfig, ready: bool, now_rfc3339: &str, ready_changed: bool) -> Node {
+    Node {
+        status: Some(NodeStatus {
+            conditions: Some(node_conditions(ready, now_rfc3339, false, ready_changed)),
+            ..NodeStatus::default()
+        }),
+        ..Node::default()
+    }
 }
 
 /// The node's Lease (coordination.k8s.io/v1, kube-node-lease), renewed at `now` (any RFC 3339 time;
 /// written as a MicroTime with 6 fractional digits). With the Node's uid, owned by the Node as the
 /// kubelet does it.
-pub fn lease_object(node: &str, node_uid: Option<&str>, now_rfc3339: &str, duration_seconds: i64) -> Value {
-    let mut metadata = json!({"name": node, "namespace": NODE_LEASE_NAMESPACE});
-    if let Some(uid) = node_uid {
-        metadata["ownerReferences"] = json!([{"apiVersion": "v1", "kind": "Node", "name": node, "uid": uid}]);
-    }
-    json!({
-        "apiVersion": "coordination.k8s.io/v1",
-        "kind": "Lease",
-        "metadata": metadata,
-        "spec": {
-            "holderIdentity": node,
-            "leaseDurationSeconds": duration_seconds,
-            "renewTime": to_micro_time(now_rfc3339),
+pub fn lease_object(node: &str, node_uid: Option<&str>, now_rfc3339: &str, duration_seconds: i64) -> Lease {
+    Lease {
+        metadata: ObjectMeta {
+            name: Some(node.to_string()),
+            namespace: Some(NODE_LEASE_NAMESPACE.to_string()),
+            owner_references: node_uid.map(|uid| {
+                vec![OwnerReference {
+                    api_version: "v1".into(),
+                    kind: "Node".into(),
+                    name: node.to_string(),
+                    uid: uid.to_string(),
+                    ..OwnerReference::default()
+                }]
+            }),
+            ..ObjectMeta::default()
         },
-    })
+        spec: Some(LeaseSpec {
+            holder_identity: Some(node.to_string()),
+            lease_duration_seconds: Some(i32::try_from(duration_seconds).unwrap_or(i32::MAX)),
+            renew_time: Some(micro_time(now_rfc3339)),
+            ..LeaseSpec::default()
+        }),
+    }
 }
 
-/// The body of a Lease renewal (merge or strategic merge PATCH).
-pub fn lease_renew_patch(now_rfc3339: &str) -> Value {
-    json!({"spec": {"renewTime": to_micro_time(now_rfc3339)}})
+/// The body of a Lease renewal (merge or strategic merge PATCH): only `spec.renewTime`.
+pub fn lease_renew_patch(now_rfc3339: &str) -> Lease {
+    Lease {
+        spec: Some(LeaseSpec { renew_time: Some(micro_time(now_rfc3339)), ..LeaseSpec::default() }),
+        ..Lease::default()
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -353,21 +417,6 @@ pub fn rfc3339_from_unix(secs: i64) -> String {
 /// `metav1.MicroTime` text for a unix time in microseconds: `2024-01-01T00:00:00.000000Z`.
 pub fn micro_time_from_unix_micros(micros: i64) -> String {
     format_unix(micros.div_euclid(1_000_000), Some(micros.rem_euclid(1_000_000) as u32))
-}
-
-/// Rewrites an RFC 3339 UTC time (`...Z`, any number of fractional digits) to exactly 6 digits.
-/// Other text (offsets) is returned unchanged.
-fn to_micro_time(t: &str) -> String {
-    let Some(body) = t.strip_suffix('Z') else { return t.to_string() };
-    let (base, frac) = match body.split_once('.') {
-        Some((b, f)) => (b, f),
-        None => (body, ""),
-    };
-    let mut frac: String = frac.chars().take(6).collect();
-    while frac.len() < 6 {
-        frac.push('0');
-    }
-    format!("{base}.{frac}Z")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1111,6 +1160,11 @@ impl PodTracker {
     /// The pod IP the tracker gave an admitted pod (released when it stops or completes).
     pub fn pod_ip(&self, key: &str) -> Option<String> {
         pod_ip(&self.cidr, self.pods.get(key)?.ip_index?)
+    }
+
+    /// The tracked pod's uid.
+    pub fn uid(&self, key: &str) -> Option<&str> {
+        self.pods.get(key).map(|p| p.uid.as_str())
     }
 
     /// `true` while the pod is admitted and its containers neither stopped nor exited.
@@ -2056,7 +2110,7 @@ mod tests {
             ..cfg()
         };
         assert_eq!(c.validate(), Ok(()));
-        let n = node_object(&c, T0);
+        let n = serde_json::to_value(node_object(&c, T0)).unwrap();
         check_typed::<k8s_openapi::api::core::v1::Node>(&n);
         let labels = &n["metadata"]["labels"];
         assert_eq!(labels["kubernetes.io/hostname"], "n1");
@@ -2095,15 +2149,17 @@ mod tests {
         assert_eq!(conds[3]["message"], "kubelet is posting ready status");
         assert!(conds.iter().all(|c| c["lastHeartbeatTime"] == T0 && c["lastTransitionTime"] == T0));
         // A node without instance type has no instance-type label.
-        assert!(node_object(&cfg(), T0)["metadata"]["labels"]
-            .get("node.kubernetes.io/instance-type")
-            .is_none());
+        assert!(!node_object(&cfg(), T0)
+            .metadata
+            .labels
+            .unwrap()
+            .contains_key("node.kubernetes.io/instance-type"));
 
-        let hb = node_status_patch(&c, true, T1, false);
+        let hb = serde_json::to_value(node_status_patch(&c, true, T1, false)).unwrap();
         let conds = hb["status"]["conditions"].as_array().unwrap();
         assert_eq!(conds.len(), 4);
         assert!(conds.iter().all(|c| c["lastHeartbeatTime"] == T1 && c.get("lastTransitionTime").is_none()));
-        let down = node_status_patch(&c, false, T1, true);
+        let down = serde_json::to_value(node_status_patch(&c, false, T1, true)).unwrap();
         assert_eq!(down["status"]["conditions"][3]["status"], "False");
         assert_eq!(down["status"]["conditions"][3]["reason"], "KubeletNotReady");
         assert_eq!(down["status"]["conditions"][3]["lastTransitionTime"], T1);
@@ -2112,7 +2168,8 @@ mod tests {
 
     #[test]
     fn lease_shape() {
-        let l = lease_object("n1", Some("node-uid"), "2024-01-01T00:00:00Z", 40);
+        let l =
+            serde_json::to_value(lease_object("n1", Some("node-uid"), "2024-01-01T00:00:00Z", 40)).unwrap();
         check_typed::<k8s_openapi::api::coordination::v1::Lease>(&l);
         assert_eq!(
             l,
@@ -2126,12 +2183,19 @@ mod tests {
                 "spec": {"holderIdentity": "n1", "leaseDurationSeconds": 40, "renewTime": "2024-01-01T00:00:00.000000Z"},
             })
         );
-        let l = lease_object("n1", None, "2024-01-01T00:00:00.123456789Z", NODE_LEASE_DURATION_SECONDS);
+        let l = serde_json::to_value(lease_object(
+            "n1",
+            None,
+            "2024-01-01T00:00:00.123456789Z",
+            NODE_LEASE_DURATION_SECONDS,
+        ))
+        .unwrap();
         assert!(l["metadata"].get("ownerReferences").is_none());
         assert_eq!(l["spec"]["renewTime"], "2024-01-01T00:00:00.123456Z");
         assert_eq!(
-            lease_renew_patch("2024-01-01T00:00:01.5Z"),
-            json!({"spec": {"renewTime": "2024-01-01T00:00:01.500000Z"}})
+            serde_json::to_value(lease_renew_patch("2024-01-01T00:00:01.5Z")).unwrap(),
+            json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {},
+                   "spec": {"renewTime": "2024-01-01T00:00:01.500000Z"}})
         );
     }
 
@@ -2142,7 +2206,6 @@ mod tests {
         assert_eq!(rfc3339_from_unix(1_709_210_096), "2024-02-29T12:34:56Z");
         assert_eq!(rfc3339_from_unix(-1), "1969-12-31T23:59:59Z");
         assert_eq!(micro_time_from_unix_micros(1_704_067_200_000_042), "2024-01-01T00:00:00.000042Z");
-        assert_eq!(to_micro_time("2024-01-01T00:00:00+02:00"), "2024-01-01T00:00:00+02:00");
     }
 
     #[test]

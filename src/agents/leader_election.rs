@@ -5,10 +5,13 @@
 
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+use kube_core::params::{GetParams, PostParams};
+use kube_core::{Request, Resource};
 use tokio::sync::watch;
 
-use crate::client::ApiClient;
+use crate::client::{json_body, ApiClient};
 
 /// Timings and identity. Defaults are kube-scheduler's.
 #[derive(Clone, Debug)]
@@ -41,50 +44,55 @@ impl LeaderElectionConfig {
     }
 }
 
-fn micro_time(t: jiff::Timestamp) -> String {
-    t.strftime("%Y-%m-%dT%H:%M:%S.%6fZ").to_string()
-}
-
 /// One attempt to acquire or renew. Returns whether we hold the lease afterwards.
 async fn try_acquire_or_renew(client: &ApiClient, c: &LeaderElectionConfig) -> Result<bool, String> {
-    let path = format!("/apis/coordination.k8s.io/v1/namespaces/{}/leases/{}", c.namespace, c.name);
+    let leases = Request::new(Lease::url_path(&(), Some(&c.namespace)));
     let now = jiff::Timestamp::now();
-    let resp = client.get(&path).await.map_err(|e| e.to_string())?;
-    let lease_seconds = c.lease_duration.as_secs().max(1) as i64;
+    let get = leases.get(&c.name, &GetParams::default()).map_err(|e| e.to_string())?;
+    let resp = client.send(get).await.map_err(|e| e.to_string())?;
+    let lease_seconds = i32::try_from(c.lease_duration.as_secs().max(1)).unwrap_or(i32::MAX);
     if resp.status == 404 {
-        let lease = json!({
-            "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-            "metadata": {"name": c.name, "namespace": c.namespace},
-            "spec": {"holderIdentity": c.identity, "leaseDurationSeconds": lease_seconds,
-                     "acquireTime": micro_time(now), "renewTime": micro_time(now), "leaseTransitions": 0}
-        });
-        let created = client
-            .post_json(&format!("/apis/coordination.k8s.io/v1/namespaces/{}/leases", c.namespace), &lease)
-            .await
-            .map_err(|e| e.to_string())?;
+        let lease = Lease {
+            metadata: ObjectMeta {
+                name: Some(c.name.clone()),
+                namespace: Some(c.namespace.clone()),
+                ..ObjectMeta::default()
+            },
+            spec: Some(LeaseSpec {
+                holder_identity: Some(c.identity.clone()),
+                lease_duration_seconds: Some(lease_seconds),
+                acquire_time: Some(MicroTime(now)),
+                renew_time: Some(MicroTime(now)),
+                lease_transitions: Some(0),
+                ..LeaseSpec::default()
+            }),
+        };
+        let create = leases.create(&PostParams::default(), json_body(&lease).map_err(|e| e.to_string())?);
+        let created = client.send(create.map_err(|e| e.to_string())?).await.map_err(|e| e.to_string())?;
         return Ok(created.status == 201);
     }
     if resp.status != 200 {
         return Err(format!("reading the lease: {}", resp.status));
     }
-    let mut lease: Value = resp.json().map_err(|e| e.to_string())?;
-    let holder = lease["spec"]["holderIdentity"].as_str().unwrap_or("").to_owned();
-    let renewed = lease["spec"]["renewTime"].as_str().and_then(|t| t.parse::<jiff::Timestamp>().ok());
-    let duration = lease["spec"]["leaseDurationSeconds"].as_i64().unwrap_or(lease_seconds);
-    let expired = renewed.is_none_or(|r| r.as_second() + duration < now.as_second());
+    let mut lease: Lease = resp.decode().map_err(|e| e.to_string())?;
+    let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
+    let holder = spec.holder_identity.clone().unwrap_or_default();
+    let duration = i64::from(spec.lease_duration_seconds.unwrap_or(lease_seconds));
+    let expired = spec.renew_time.as_ref().is_none_or(|r| r.0.as_second() + duration < now.as_second());
     if holder != c.identity && !holder.is_empty() && !expired {
         return Ok(false);
     }
-    let spec = &mut lease["spec"];
     if holder != c.identity {
-        spec["acquireTime"] = json!(micro_time(now));
-        spec["leaseTransitions"] = json!(spec["leaseTransitions"].as_i64().unwrap_or(0) + 1);
+        spec.acquire_time = Some(MicroTime(now));
+        spec.lease_transitions = Some(spec.lease_transitions.unwrap_or(0) + 1);
     }
-    spec["holderIdentity"] = json!(c.identity);
-    spec["leaseDurationSeconds"] = json!(lease_seconds);
-    spec["renewTime"] = json!(micro_time(now));
+    spec.holder_identity = Some(c.identity.clone());
+    spec.lease_duration_seconds = Some(lease_seconds);
+    spec.renew_time = Some(MicroTime(now));
     // The resourceVersion we read makes this a compare-and-swap: a concurrent candidate gets 409.
-    let updated = client.put_json(&path, &lease).await.map_err(|e| e.to_string())?;
+    let body = json_body(&lease).map_err(|e| e.to_string())?;
+    let replace = leases.replace(&c.name, &PostParams::default(), body).map_err(|e| e.to_string())?;
+    let updated = client.send(replace).await.map_err(|e| e.to_string())?;
     Ok(updated.status == 200)
 }
 

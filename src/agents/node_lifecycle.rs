@@ -9,11 +9,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{Node, NodeCondition, NodeStatus, Pod, Taint};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube_core::params::{DeleteParams, GetParams, ListParams, Patch, PatchParams, PostParams};
+use kube_core::{Request, Resource};
 use tokio::sync::{mpsc, watch};
 
 use super::informer::{self, InformerConfig, InformerEvent};
-use crate::client::ApiClient;
+use super::kubelet_lifecycle::NODE_LEASE_NAMESPACE;
+use crate::client::{json_body, ApiClient, ClientError};
 
 /// The taint key of an unreachable node.
 pub const UNREACHABLE_TAINT: &str = "node.kubernetes.io/unreachable";
@@ -53,18 +58,22 @@ pub struct NodeLifecycleStats {
 
 #[derive(Debug, Default)]
 struct NodeState {
-    node: Value,
+    node: Node,
     renew_unix_micros: Option<i64>,
     unreachable_since: Option<tokio::time::Instant>,
     evicted: bool,
 }
 
-fn ready_status(node: &Value) -> Option<&str> {
-    node["status"]["conditions"].as_array()?.iter().find(|c| c["type"] == "Ready")?["status"].as_str()
+fn ready_status(node: &Node) -> Option<&str> {
+    let conditions = node.status.as_ref()?.conditions.as_ref()?;
+    conditions.iter().find(|c| c.type_ == "Ready").map(|c| c.status.as_str())
 }
 
-fn has_unreachable_taint(node: &Value) -> bool {
-    node["spec"]["taints"].as_array().is_some_and(|t| t.iter().any(|t| t["key"] == UNREACHABLE_TAINT))
+fn has_unreachable_taint(node: &Node) -> bool {
+    node.spec
+        .as_ref()
+        .and_then(|s| s.taints.as_ref())
+        .is_some_and(|t| t.iter().any(|t| t.key == UNREACHABLE_TAINT))
 }
 
 /// The controller.
@@ -86,13 +95,13 @@ impl NodeLifecycleController {
 
     /// Runs until `shutdown` turns true.
     pub async fn run(self, client: ApiClient, mut shutdown: watch::Receiver<bool>) {
-        let (nodes_tx, mut nodes_rx) = mpsc::channel(256);
-        let (leases_tx, mut leases_rx) = mpsc::channel(1024);
+        let (nodes_tx, mut nodes_rx) = mpsc::channel::<InformerEvent<Node>>(256);
+        let (leases_tx, mut leases_rx) = mpsc::channel::<InformerEvent<Lease>>(1024);
         let nodes_task =
-            tokio::spawn(informer::run(client.clone(), InformerConfig::new("/api/v1/nodes"), nodes_tx));
-        let leases_task = tokio::spawn(informer::run(
+            tokio::spawn(informer::run_typed(client.clone(), InformerConfig::of::<Node>(None), nodes_tx));
+        let leases_task = tokio::spawn(informer::run_typed(
             client.clone(),
-            InformerConfig::new("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases"),
+            InformerConfig::of::<Lease>(Some(NODE_LEASE_NAMESPACE)),
             leases_tx,
         ));
         let mut nodes: BTreeMap<String, NodeState> = BTreeMap::new();
@@ -101,12 +110,12 @@ impl NodeLifecycleController {
             tokio::select! {
                 Some(e) = nodes_rx.recv() => match e {
                     InformerEvent::Relisted { items, .. } => {
-                        let names: Vec<String> = items.iter().filter_map(|n| n["metadata"]["name"].as_str().map(str::to_owned)).collect();
+                        let names: std::collections::BTreeSet<String> = items.iter().filter_map(|n| n.metadata.name.clone()).collect();
                         nodes.retain(|k, _| names.contains(k));
                         for n in items { apply_node(&mut nodes, n); }
                     }
                     InformerEvent::Applied(n) => apply_node(&mut nodes, n),
-                    InformerEvent::Deleted(n) => { if let Some(name) = n["metadata"]["name"].as_str() { nodes.remove(name); } }
+                    InformerEvent::Deleted(n) => { if let Some(name) = &n.metadata.name { nodes.remove(name); } }
                 },
                 Some(e) = leases_rx.recv() => match e {
                     InformerEvent::Relisted { items, .. } => for l in items { apply_lease(&mut nodes, &l); },
@@ -153,83 +162,107 @@ impl NodeLifecycleController {
     }
 }
 
-fn apply_node(nodes: &mut BTreeMap<String, NodeState>, node: Value) {
-    if let Some(name) = node["metadata"]["name"].as_str().map(str::to_owned) {
+fn apply_node(nodes: &mut BTreeMap<String, NodeState>, node: Node) {
+    if let Some(name) = node.metadata.name.clone() {
         nodes.entry(name).or_default().node = node;
     }
 }
 
-fn apply_lease(nodes: &mut BTreeMap<String, NodeState>, lease: &Value) {
-    let Some(name) = lease["metadata"]["name"].as_str() else { return };
-    let renew = lease["spec"]["renewTime"].as_str().and_then(|t| t.parse::<jiff::Timestamp>().ok());
+fn apply_lease(nodes: &mut BTreeMap<String, NodeState>, lease: &Lease) {
+    let Some(name) = lease.metadata.name.as_deref() else { return };
+    let renew = lease.spec.as_ref().and_then(|s| s.renew_time.as_ref()).map(|t| t.0.as_microsecond());
     if let Some(state) = nodes.get_mut(name) {
-        state.renew_unix_micros = renew.map(|t| t.as_microsecond());
+        state.renew_unix_micros = renew;
     } else {
-        nodes.insert(
-            name.to_owned(),
-            NodeState { renew_unix_micros: renew.map(|t| t.as_microsecond()), ..Default::default() },
-        );
+        nodes.insert(name.to_owned(), NodeState { renew_unix_micros: renew, ..Default::default() });
     }
+}
+
+fn nodes() -> Request {
+    Request::new(Node::url_path(&(), None))
 }
 
 /// Ready=Unknown and the unreachable taints, as the controller writes them.
 async fn mark_unreachable(client: &ApiClient, node: &str) -> bool {
-    let now =
-        jiff::Timestamp::now().round(jiff::Unit::Second).unwrap_or(jiff::Timestamp::UNIX_EPOCH).to_string();
-    let status = json!({"status": {"conditions": [{
-        "type": "Ready", "status": "Unknown", "reason": "NodeStatusUnknown",
-        "message": "Kubelet stopped posting node status.", "lastTransitionTime": now, "lastHeartbeatTime": now}]}});
-    let path = format!("/api/v1/nodes/{node}");
-    let ok_status = client
-        .patch(&format!("{path}/status"), "application/strategic-merge-patch+json", &status)
-        .await
-        .is_ok_and(|r| r.status == 200);
-    let Ok(current) = client.get(&path).await else { return false };
-    let Ok(mut current) = current.json() else { return false };
-    let taints = current["spec"]["taints"].as_array().cloned().unwrap_or_default();
-    let mut taints: Vec<Value> = taints.into_iter().filter(|t| t["key"] != UNREACHABLE_TAINT).collect();
-    for effect in ["NoSchedule", "NoExecute"] {
-        taints.push(json!({"key": UNREACHABLE_TAINT, "effect": effect, "timeAdded": now}));
-    }
-    current["spec"]["taints"] = Value::Array(taints);
-    let ok_taint = client.put_json(&path, &current).await.is_ok_and(|r| r.status == 200);
+    let now = Time(jiff::Timestamp::now());
+    let ready_unknown = Node {
+        status: Some(NodeStatus {
+            conditions: Some(vec![NodeCondition {
+                type_: "Ready".into(),
+                status: "Unknown".into(),
+                reason: Some("NodeStatusUnknown".into()),
+                message: Some("Kubelet stopped posting node status.".into()),
+                last_transition_time: Some(now.clone()),
+                last_heartbeat_time: Some(now.clone()),
+            }]),
+            ..NodeStatus::default()
+        }),
+        ..Node::default()
+    };
+    // A strategic merge patch: conditions merge by type, the other conditions stay.
+    let ok_status = match nodes().patch_subresource(
+        "status",
+        node,
+        &PatchParams::default(),
+        &Patch::Strategic(&ready_unknown),
+    ) {
+        Ok(req) => client.send(req).await.is_ok_and(|r| r.status == 200),
+        Err(_) => false,
+    };
+    let ok_taint = update_taints(client, node, |taints| {
+        for effect in ["NoSchedule", "NoExecute"] {
+            taints.push(Taint {
+                key: UNREACHABLE_TAINT.into(),
+                effect: effect.into(),
+                time_added: Some(now.clone()),
+                value: None,
+            });
+        }
+    })
+    .await;
     ok_status && ok_taint
 }
 
 async fn remove_taints(client: &ApiClient, node: &str) -> bool {
-    let path = format!("/api/v1/nodes/{node}");
-    let Ok(current) = client.get(&path).await else { return false };
-    let Ok(mut current) = current.json() else { return false };
-    let taints: Vec<Value> = current["spec"]["taints"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|t| t["key"] != UNREACHABLE_TAINT)
-        .collect();
-    current["spec"]["taints"] = Value::Array(taints);
-    client.put_json(&path, &current).await.is_ok_and(|r| r.status == 200)
+    update_taints(client, node, |_| {}).await
+}
+
+/// Reads the node, drops its unreachable taints, lets `add` add some, and writes it back (a PUT
+/// at the version read: a concurrent writer makes it fail, and the next period tries again).
+async fn update_taints(client: &ApiClient, node: &str, add: impl FnOnce(&mut Vec<Taint>)) -> bool {
+    let attempt = async {
+        let current = client.send(nodes().get(node, &GetParams::default())?).await?;
+        let mut current: Node =
+            current.decode().map_err(|e| ClientError::Transport(format!("decoding node {node}: {e}")))?;
+        let spec = current.spec.get_or_insert_with(Default::default);
+        let mut taints: Vec<Taint> = spec
+            .taints
+            .take()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|t| t.key != UNREACHABLE_TAINT)
+            .collect();
+        add(&mut taints);
+        spec.taints = (!taints.is_empty()).then_some(taints);
+        client.send(nodes().replace(node, &PostParams::default(), json_body(&current)?)?).await
+    };
+    attempt.await.is_ok_and(|r| r.status == 200)
 }
 
 /// Gracefully deletes every pod bound to `node`; returns how many deletes were accepted.
 async fn evict_pods(client: &ApiClient, node: &str) -> u64 {
-    let query = form_urlencoded::Serializer::new(String::new())
-        .append_pair("fieldSelector", &format!("spec.nodeName={node}"))
-        .finish();
-    let Ok(resp) = client.get(&format!("/api/v1/pods?{query}")).await else { return 0 };
-    let Ok(list) = resp.json() else { return 0 };
+    let list = ListParams::default().fields(&format!("spec.nodeName={node}"));
+    let Ok(req) = Request::new(Pod::url_path(&(), None)).list(&list) else { return 0 };
+    let Ok(resp) = client.send(req).await else { return 0 };
+    let Ok(pods) = resp.decode::<k8s_openapi::List<Pod>>() else { return 0 };
     let mut n = 0;
-    for pod in list["items"].as_array().into_iter().flatten() {
-        let (Some(ns), Some(name)) =
-            (pod["metadata"]["namespace"].as_str(), pod["metadata"]["name"].as_str())
+    for pod in &pods.items {
+        let (Some(ns), Some(name)) = (&pod.metadata.namespace, &pod.metadata.name) else { continue };
+        let Ok(req) = Request::new(Pod::url_path(&(), Some(ns))).delete(name, &DeleteParams::default())
         else {
             continue;
         };
-        if client
-            .delete(&format!("/api/v1/namespaces/{ns}/pods/{name}"), None)
-            .await
-            .is_ok_and(|r| r.status == 200)
-        {
+        if client.send(req).await.is_ok_and(|r| r.status == 200) {
             n += 1;
         }
     }

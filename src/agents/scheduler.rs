@@ -11,10 +11,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Binding, Node, ObjectReference, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube_core::params::PostParams;
+use kube_core::{Request, Resource};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use serde_json::{json, Value};
 use tokio::sync::{mpsc, watch, Semaphore};
 
 use super::informer::{self, InformerConfig, InformerEvent};
@@ -22,7 +24,7 @@ use super::leader_election::{self, LeaderElectionConfig};
 use super::scheduler_algorithm::{
     select_node, NodeInfo, PodRequest, SchedulingQueue, DEFAULT_SCHEDULER_NAME,
 };
-use crate::client::ApiClient;
+use crate::client::{json_body, ApiClient, ApiResponse, ClientError};
 
 /// Scheduler settings. Defaults in the doc of each field.
 #[derive(Clone, Debug)]
@@ -87,13 +89,12 @@ impl State {
         self.started.elapsed()
     }
 
-    fn apply_node(&mut self, node: &Value) {
-        let Ok(n) = serde_json::from_value::<Node>(node.clone()) else { return };
+    fn apply_node(&mut self, n: &Node) {
         let name = n.metadata.name.clone().unwrap_or_default();
         match self.nodes.get_mut(&name) {
-            Some(info) => info.update_node(&n),
+            Some(info) => info.update_node(n),
             None => {
-                let mut info = NodeInfo::from_node(&n);
+                let mut info = NodeInfo::from_node(n);
                 // Pods the informer saw before their node.
                 for (node_name, req) in self.assigned.values() {
                     if *node_name == name {
@@ -105,16 +106,16 @@ impl State {
         }
     }
 
-    fn delete_node(&mut self, node: &Value) {
-        if let Some(name) = node["metadata"]["name"].as_str() {
+    fn delete_node(&mut self, node: &Node) {
+        if let Some(name) = &node.metadata.name {
             self.nodes.remove(name);
         }
     }
 
-    fn apply_pod(&mut self, pod: &Value) {
-        let Ok(p) = serde_json::from_value::<Pod>(pod.clone()) else { return };
-        let req = PodRequest::from_pod(&p);
-        let terminal = matches!(pod["status"]["phase"].as_str(), Some("Succeeded") | Some("Failed"));
+    fn apply_pod(&mut self, p: &Pod) {
+        let req = PodRequest::from_pod(p);
+        let phase = p.status.as_ref().and_then(|s| s.phase.as_deref());
+        let terminal = matches!(phase, Some("Succeeded") | Some("Failed"));
         if terminal {
             return self.delete_pod_key(&req.key);
         }
@@ -156,16 +157,16 @@ impl State {
         }
     }
 
-    fn delete_pod(&mut self, pod: &Value) {
+    fn delete_pod(&mut self, pod: &Pod) {
         let key = format!(
             "{}/{}",
-            pod["metadata"]["namespace"].as_str().unwrap_or(""),
-            pod["metadata"]["name"].as_str().unwrap_or("")
+            pod.metadata.namespace.as_deref().unwrap_or(""),
+            pod.metadata.name.as_deref().unwrap_or("")
         );
         self.delete_pod_key(&key);
     }
 
-    fn relist_pods(&mut self, items: &[Value]) {
+    fn relist_pods(&mut self, items: &[Pod]) {
         self.pending.clear();
         self.assigned.clear();
         self.queue = SchedulingQueue::new();
@@ -180,9 +181,9 @@ impl State {
         }
     }
 
-    fn relist_nodes(&mut self, items: &[Value]) {
+    fn relist_nodes(&mut self, items: &[Node]) {
         let names: std::collections::BTreeSet<&str> =
-            items.iter().filter_map(|n| n["metadata"]["name"].as_str()).collect();
+            items.iter().filter_map(|n| n.metadata.name.as_deref()).collect();
         self.nodes.retain(|name, _| names.contains(name.as_str()));
         for item in items {
             self.apply_node(item);
@@ -240,13 +241,14 @@ impl Scheduler {
         leading: &mut watch::Receiver<bool>,
         shutdown: &mut watch::Receiver<bool>,
     ) {
-        let (pods_tx, mut pods) = mpsc::channel(1024);
-        let (nodes_tx, mut nodes) = mpsc::channel(256);
-        let mut pod_informer = InformerConfig::new("/api/v1/pods");
+        // Typed informers: each watch line decodes straight into a Pod or Node.
+        let (pods_tx, mut pods) = mpsc::channel::<InformerEvent<Pod>>(1024);
+        let (nodes_tx, mut nodes) = mpsc::channel::<InformerEvent<Node>>(256);
+        let mut pod_informer = InformerConfig::of::<Pod>(None);
         pod_informer.field_selector = Some("status.phase!=Succeeded,status.phase!=Failed".into());
-        let pod_task = tokio::spawn(informer::run(client.clone(), pod_informer, pods_tx));
+        let pod_task = tokio::spawn(informer::run_typed(client.clone(), pod_informer, pods_tx));
         let node_task =
-            tokio::spawn(informer::run(client.clone(), InformerConfig::new("/api/v1/nodes"), nodes_tx));
+            tokio::spawn(informer::run_typed(client.clone(), InformerConfig::of::<Node>(None), nodes_tx));
         let (done_tx, mut done) = mpsc::channel::<BindResult>(1024);
         let binds = Arc::new(Semaphore::new(self.config.bind_concurrency.max(1)));
         let mut state = State {
@@ -334,15 +336,38 @@ impl Scheduler {
     }
 }
 
+/// The Binding kube-scheduler posts: the pod (its uid a precondition) to `node`.
+fn binding(pod: &PodRequest, node: &str) -> Binding {
+    Binding {
+        metadata: ObjectMeta {
+            name: Some(pod.name.clone()),
+            namespace: Some(pod.namespace.clone()),
+            uid: pod.uid.clone(),
+            ..ObjectMeta::default()
+        },
+        target: ObjectReference {
+            api_version: Some("v1".into()),
+            kind: Some("Node".into()),
+            name: Some(node.to_owned()),
+            ..ObjectReference::default()
+        },
+    }
+}
+
 /// POST pods/<name>/binding.
+async fn post_binding(client: &ApiClient, pod: &PodRequest, node: &str) -> Result<ApiResponse, ClientError> {
+    let req = Request::new(Pod::url_path(&(), Some(&pod.namespace))).create_subresource(
+        "binding",
+        &pod.name,
+        &PostParams::default(),
+        json_body(&binding(pod, node))?,
+    )?;
+    client.send(req).await
+}
+
+/// Binds and classifies the answer.
 async fn bind(client: &ApiClient, pod: &PodRequest, node: &str) -> BindResult {
-    let body = json!({
-        "apiVersion": "v1", "kind": "Binding",
-        "metadata": {"name": pod.name, "namespace": pod.namespace, "uid": pod.uid},
-        "target": {"apiVersion": "v1", "kind": "Node", "name": node}
-    });
-    let path = format!("/api/v1/namespaces/{}/pods/{}/binding", pod.namespace, pod.name);
-    match client.post_json(&path, &body).await {
+    match post_binding(client, pod, node).await {
         Ok(r) if r.status == 201 => BindResult::Bound,
         Ok(r) if r.status == 409 || r.status == 404 => BindResult::Conflict(pod.key.clone()),
         Ok(r) => {

@@ -2,6 +2,12 @@
 //! legacy client, HttpConnector, TokioExecutor and TokioTimer do not run under madsim). TLS with
 //! rustls in real mode; plain HTTP in the simulation. Every request has a timeout; watches stream
 //! newline-delimited events.
+//!
+//! Requests are built with kube-core's [`kube_core::Request`] (paths from the resource types'
+//! [`kube_core::Resource::url_path`], query parameters from `kube_core::params`) and sent with
+//! [`ApiClient::send`] or opened as watches with [`ApiClient::watch_request`]; the client adds its
+//! own headers (Host, Authorization, User-Agent, Accept) and the timeout. The raw-path helpers
+//! ([`ApiClient::get`], [`ApiClient::post_json`], …) remain for tests, benches and probes.
 
 mod flush;
 #[cfg(not(madsim))]
@@ -20,7 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use http::{header, HeaderValue, Method, Request, StatusCode};
+use http::{header, HeaderValue, Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
@@ -46,6 +52,17 @@ pub enum ClientError {
     /// A request that could not be built.
     #[error("bad request: {0}")]
     Invalid(String),
+}
+
+impl From<kube_core::request::Error> for ClientError {
+    fn from(e: kube_core::request::Error) -> Self {
+        ClientError::Invalid(e.to_string())
+    }
+}
+
+/// A JSON request body for kube-core's builders (`create`, `replace`, …).
+pub fn json_body<T: serde::Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, ClientError> {
+    serde_json::to_vec(value).map_err(|e| ClientError::Invalid(format!("encoding the body: {e}")))
 }
 
 /// How to reach an API server. Defaults in the doc of each field.
@@ -113,14 +130,52 @@ impl ApiResponse {
     pub fn json(&self) -> Result<serde_json::Value, serde_json::Error> {
         serde_json::from_slice(&self.body)
     }
+
+    /// The body decoded as `T` (a k8s-openapi type, a list, a `Status`).
+    pub fn decode<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_slice(&self.body)
+    }
+
+    /// Status and the start of the body, for logs and error messages.
+    pub fn describe(&self) -> String {
+        let body = String::from_utf8_lossy(&self.body);
+        let body: String = body.chars().take(300).collect();
+        format!("{} {body}", self.status.as_u16())
+    }
 }
 
 type Sender = SendRequest<Full<Bytes>>;
+
+/// The headers the client puts on every request, built once.
+struct FixedHeaders {
+    host: HeaderValue,
+    user_agent: HeaderValue,
+    authorization: Option<HeaderValue>,
+}
+
+impl FixedHeaders {
+    fn new(config: &ClientConfig) -> Result<FixedHeaders, String> {
+        let value = |what: &str, v: &str| HeaderValue::from_str(v).map_err(|e| format!("{what}: {e}"));
+        Ok(FixedHeaders {
+            host: value("server name", &config.server_name)?,
+            user_agent: value("user agent", &config.user_agent)?,
+            authorization: match &config.token {
+                Some(token) => {
+                    let mut v = value("token", &format!("Bearer {token}"))?;
+                    v.set_sensitive(true);
+                    Some(v)
+                }
+                None => None,
+            },
+        })
+    }
+}
 
 /// The client. Cheap to clone; clones share the pool.
 #[derive(Clone)]
 pub struct ApiClient {
     config: Arc<ClientConfig>,
+    headers: Arc<Result<FixedHeaders, String>>,
     idle: Arc<Mutex<Vec<Sender>>>,
 }
 
@@ -136,7 +191,8 @@ impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static> I
 impl ApiClient {
     /// A client for `config`.
     pub fn new(config: ClientConfig) -> Self {
-        ApiClient { config: Arc::new(config), idle: Arc::new(Mutex::new(Vec::new())) }
+        let headers = Arc::new(FixedHeaders::new(&config));
+        ApiClient { config: Arc::new(config), headers, idle: Arc::new(Mutex::new(Vec::new())) }
     }
 
     /// The configuration.
@@ -207,50 +263,52 @@ impl ApiClient {
         }
     }
 
-    fn build(
+    /// Adds the client's headers to a built request and turns it into what hyper sends. Returns
+    /// the method and the path with its query: what metrics and the observer are given.
+    fn prepare(
         &self,
-        method: Method,
-        path: &str,
-        body: Option<(Bytes, &str)>,
-    ) -> Result<Request<Full<Bytes>>, ClientError> {
-        let mut req = Request::builder().method(method).uri(path);
-        let headers = req.headers_mut().expect("builder has headers");
-        headers.insert(
-            header::HOST,
-            HeaderValue::from_str(&self.config.server_name)
-                .map_err(|e| ClientError::Invalid(e.to_string()))?,
-        );
-        headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
-        headers.insert(
-            header::USER_AGENT,
-            HeaderValue::from_str(&self.config.user_agent)
-                .map_err(|e| ClientError::Invalid(e.to_string()))?,
-        );
-        if let Some(token) = &self.config.token {
-            let value = HeaderValue::from_str(&format!("Bearer {token}"))
-                .map_err(|e| ClientError::Invalid(e.to_string()))?;
-            headers.insert(header::AUTHORIZATION, value);
-        }
-        let body = match body {
-            Some((bytes, content_type)) => {
-                let ct =
-                    HeaderValue::from_str(content_type).map_err(|e| ClientError::Invalid(e.to_string()))?;
-                headers.insert(header::CONTENT_TYPE, ct);
-                bytes
+        request: Request<Bytes>,
+    ) -> Result<(Method, String, Request<Full<Bytes>>), ClientError> {
+        let fixed = self.headers.as_ref().as_ref().map_err(|e| ClientError::Invalid(e.clone()))?;
+        let (mut parts, body) = request.into_parts();
+        // kube-core leaves a bare `?` when no parameter is set: drop it, so that the wire and the
+        // observer see the same path as for a hand-built request.
+        let path = match parts.uri.path_and_query() {
+            Some(pq) if pq.query() == Some("") => {
+                let path = pq.path().to_owned();
+                parts.uri = Uri::try_from(path.as_str()).map_err(|e| ClientError::Invalid(e.to_string()))?;
+                path
             }
-            None => Bytes::new(),
+            Some(pq) => pq.as_str().to_owned(),
+            None => return Err(ClientError::Invalid(format!("no path in {}", parts.uri))),
         };
-        req.body(Full::new(body)).map_err(|e| ClientError::Invalid(e.to_string()))
+        let headers = &mut parts.headers;
+        headers.insert(header::HOST, fixed.host.clone());
+        headers.insert(header::USER_AGENT, fixed.user_agent.clone());
+        if let Some(auth) = &fixed.authorization {
+            headers.insert(header::AUTHORIZATION, auth.clone());
+        }
+        if !headers.contains_key(header::ACCEPT) {
+            headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+        }
+        let method = parts.method.clone();
+        Ok((method, path, Request::from_parts(parts, Full::new(body))))
     }
 
-    /// One request, with the configured timeout. `body` is `(bytes, content type)`.
-    pub async fn request(
+    /// Sends a request built with [`kube_core::Request`] (or any `http::Request` whose URI is a
+    /// path), with the client's headers and timeout. The answer is whatever the server said: a
+    /// non-2xx status is an `Ok` with that status.
+    pub async fn send(&self, request: Request<Vec<u8>>) -> Result<ApiResponse, ClientError> {
+        let (method, path, req) = self.prepare(request.map(Bytes::from))?;
+        self.exchange(method, path, req).await
+    }
+
+    async fn exchange(
         &self,
         method: Method,
-        path: &str,
-        body: Option<(Bytes, &str)>,
+        path: String,
+        req: Request<Full<Bytes>>,
     ) -> Result<ApiResponse, ClientError> {
-        let req = self.build(method.clone(), path, body)?;
         let timeout = self.config.request_timeout;
         let started = tokio::time::Instant::now();
         let sent_at = std::time::Instant::now();
@@ -267,33 +325,48 @@ impl ApiClient {
             self.give_back(sender);
             Ok(ApiResponse { status, body })
         };
-        let result =
-            tokio::time::timeout(timeout, exchange).await.map_err(|_| ClientError::Timeout(timeout))?;
-        if let Some(m) = &self.config.metrics {
-            m.record(&method, path, started.elapsed());
+        let result = tokio::time::timeout(timeout, exchange).await;
+        // A timed-out request has no latency to record; the observer still hears of it (a write
+        // that timed out may or may not have happened, which a history must know).
+        if let (Ok(_), Some(m)) = (&result, &self.config.metrics) {
+            m.record(&method, &path, started.elapsed());
         }
+        let result = result.map_err(|_| ClientError::Timeout(timeout)).and_then(|r| r);
         if let Some(o) = &self.config.observer {
-            o.exchange(&method, path, &result, sent_at);
+            o.exchange(&method, &path, &result, sent_at);
         }
         result
     }
 
-    /// GET.
+    /// A request by raw path (tests, benches, probes; agents use [`send`](Self::send)). `body` is
+    /// `(bytes, content type)`.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<(Bytes, &str)>,
+    ) -> Result<ApiResponse, ClientError> {
+        let req = raw_request(method, path, body)?;
+        let (method, path, req) = self.prepare(req)?;
+        self.exchange(method, path, req).await
+    }
+
+    /// GET by raw path.
     pub async fn get(&self, path: &str) -> Result<ApiResponse, ClientError> {
         self.request(Method::GET, path, None).await
     }
 
-    /// POST of a JSON body.
+    /// POST of a JSON body by raw path.
     pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> Result<ApiResponse, ClientError> {
         self.request(Method::POST, path, Some((Bytes::from(body.to_string()), "application/json"))).await
     }
 
-    /// PUT of a JSON body.
+    /// PUT of a JSON body by raw path.
     pub async fn put_json(&self, path: &str, body: &serde_json::Value) -> Result<ApiResponse, ClientError> {
         self.request(Method::PUT, path, Some((Bytes::from(body.to_string()), "application/json"))).await
     }
 
-    /// PATCH with a content type (merge, strategic merge, JSON patch).
+    /// PATCH by raw path with a content type (merge, strategic merge, JSON patch).
     pub async fn patch(
         &self,
         path: &str,
@@ -303,7 +376,7 @@ impl ApiClient {
         self.request(Method::PATCH, path, Some((Bytes::from(body.to_string()), content_type))).await
     }
 
-    /// DELETE with an optional DeleteOptions body.
+    /// DELETE by raw path with an optional DeleteOptions body.
     pub async fn delete(
         &self,
         path: &str,
@@ -313,11 +386,21 @@ impl ApiClient {
         self.request(Method::DELETE, path, body).await
     }
 
-    /// Opens a watch (`path` carries `watch=true`). The connection is the watch's own. Headers
-    /// must arrive within the request timeout; after that the stream is read with no timeout —
-    /// the caller bounds it (`timeoutSeconds`, its own idle timeout).
+    /// Opens a watch built with [`kube_core::Request::watch`]. The connection is the watch's own.
+    /// Headers must arrive within the request timeout; after that the stream is read with no
+    /// timeout — the caller bounds it (`timeoutSeconds`, its own idle timeout).
+    pub async fn watch_request(&self, request: Request<Vec<u8>>) -> Result<WatchLines, ClientError> {
+        let (_, path, req) = self.prepare(request.map(Bytes::from))?;
+        self.open_watch(path, req).await
+    }
+
+    /// Opens a watch by raw path (`path` carries `watch=true`); see [`watch_request`](Self::watch_request).
     pub async fn watch(&self, path: &str) -> Result<WatchLines, ClientError> {
-        let req = self.build(Method::GET, path, None)?;
+        let (_, path, req) = self.prepare(raw_request(Method::GET, path, None)?)?;
+        self.open_watch(path, req).await
+    }
+
+    async fn open_watch(&self, path: String, req: Request<Full<Bytes>>) -> Result<WatchLines, ClientError> {
         let timeout = self.config.request_timeout;
         let open = async {
             let mut sender = self.connect().await?;
@@ -328,15 +411,32 @@ impl ApiClient {
             Ok(resp) => resp,
             Err(e) => {
                 if let Some(o) = &self.config.observer {
-                    o.watch_failed(path, &e);
+                    o.watch_failed(&path, &e);
                 }
                 return Err(e);
             }
         };
         let status = resp.status();
-        let observed = self.config.observer.as_ref().map(|o| (o.clone(), o.watch_opened(path, status)));
+        let observed = self.config.observer.as_ref().map(|o| (o.clone(), o.watch_opened(&path, status)));
         Ok(WatchLines { status, body: resp.into_body(), buffer: BytesMut::new(), done: false, observed })
     }
+}
+
+/// A request by raw path, as kube-core would build it.
+fn raw_request(
+    method: Method,
+    path: &str,
+    body: Option<(Bytes, &str)>,
+) -> Result<Request<Bytes>, ClientError> {
+    let mut req = Request::builder().method(method).uri(path);
+    let body = match body {
+        Some((bytes, content_type)) => {
+            req = req.header(header::CONTENT_TYPE, content_type);
+            bytes
+        }
+        None => Bytes::new(),
+    };
+    req.body(body).map_err(|e| ClientError::Invalid(e.to_string()))
 }
 
 /// A watch response read line by line.
