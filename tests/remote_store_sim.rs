@@ -119,6 +119,10 @@ fn partition_times_out_writes_then_heals() {
                 let remote = RemoteStore::new(store_addr(), RemoteStoreConfig { timeout });
                 wait_ready(&remote).await;
                 remote.create("/p/before", b("1")).await.expect("create before the partition");
+                // Open every pooled request connection, so the write below goes out on one.
+                for _ in 0..kubesim::storage::remote::REQUEST_CONNECTIONS {
+                    remote.get("/p/before", None).await.expect("read before the partition");
+                }
                 let mut watch = remote
                     .watch(WatchOptions { prefix: "/p/".into(), ..Default::default() })
                     .await

@@ -20,6 +20,9 @@ use crate::api::table::{self, IncludeObject};
 use crate::registry::WatchSetup;
 use crate::watch::cache::{CachedObject, EventType, WatchMessage};
 
+/// A watch chunk grows by the events already waiting up to this size.
+pub const WATCH_CHUNK_MAX_BYTES: usize = 256 * 1024;
+
 fn frame(kind: &str, object: &[u8]) -> Bytes {
     let mut out = Vec::with_capacity(object.len() + 32);
     out.extend_from_slice(b"{\"type\":\"");
@@ -117,7 +120,21 @@ pub fn response(
         table,
     };
     let stream = futures::stream::unfold(state, |mut s| async move {
-        let b = s.next().await?;
+        let first = s.next().await?;
+        // Whatever else is ready goes out in the same chunk: one write instead of many (and under
+        // madsim one message; each simulated TCP stream carries at most ~1,000 per second).
+        let mut chunk: Option<Vec<u8>> = None;
+        while chunk.as_ref().map_or(first.len(), Vec::len) < WATCH_CHUNK_MAX_BYTES {
+            match futures::FutureExt::now_or_never(s.next()) {
+                Some(Some(more)) => chunk.get_or_insert_with(|| first.to_vec()).extend_from_slice(&more),
+                Some(None) => {
+                    s.deadline = tokio::time::Instant::now(); // ended: the next poll ends the body
+                    break;
+                }
+                None => break,
+            }
+        }
+        let b = chunk.map_or(first, Bytes::from);
         Some((Ok::<_, Infallible>(Frame::data(b)), s))
     });
     let mut resp = Response::new(BodyExt::boxed_unsync(StreamBody::new(StreamExt::boxed(stream))));

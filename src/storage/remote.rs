@@ -26,6 +26,11 @@
 //! Watch streams end with `Unavailable` when their connection breaks or stalls, as the model store
 //! ends its watchers with `Unavailable` when it crashes.
 //!
+//! Throughput: madsim delivers the messages of one channel one after another, each at least 1 ms
+//! after the previous (every receive sleeps ≥ 1 ms), so one channel carries at most ~1,000
+//! messages per simulated second. Calls are therefore spread over [`REQUEST_CONNECTIONS`]
+//! connections, and a watch sends every item that is ready as one batch message.
+//!
 //! Simulation only (`--cfg madsim`).
 
 use std::any::Any;
@@ -65,6 +70,13 @@ pub const WATCH_QUEUE_MAX: usize = 1_000;
 
 /// The client acknowledges consumed watch items in batches of this many (one message per batch).
 pub const WATCH_ACK_EVERY: u64 = 32;
+
+/// Request connections per client: calls are spread over them round-robin (each madsim channel
+/// carries at most ~1,000 messages per simulated second).
+pub const REQUEST_CONNECTIONS: usize = 16;
+
+/// Watch items sent in one message at most (everything ready, up to this).
+pub const WATCH_BATCH_MAX: usize = 512;
 
 /// Shortest heartbeat interval a store accepts on a watch connection.
 pub const WATCH_HEARTBEAT_MIN: Duration = Duration::from_millis(50);
@@ -138,8 +150,10 @@ enum FromStore {
     },
     /// The watch is registered: writes after this message are seen by it.
     WatchStarted,
-    /// A watch item, or the error that ends the watch.
-    WatchItem(StorageResult<WatchItem>),
+    /// Watch items, in order (never empty).
+    WatchItems(Vec<WatchItem>),
+    /// The error that ends the watch.
+    WatchEnd(StorageError),
     /// The watch is alive but idle.
     Heartbeat,
 }
@@ -235,7 +249,7 @@ async fn serve_watch(
     let mut stream = match store.watch(options).await {
         Ok(stream) => stream,
         Err(error) => {
-            let _ = send(&sender, FromStore::WatchItem(Err(error))).await;
+            let _ = send(&sender, FromStore::WatchEnd(error)).await;
             return;
         }
     };
@@ -259,25 +273,45 @@ async fn serve_watch(
                 // The client dropped the watch (or broke the protocol).
                 _ => return,
             },
-            item = stream.next() => match item {
-                Some(Ok(WatchItem::Progress(_))) if full => continue,
-                Some(Ok(WatchItem::Event(_))) if full => {
-                    let _ = send(&sender, FromStore::WatchItem(Err(StorageError::WatcherTooSlow {
-                        queue_limit: WATCH_QUEUE_MAX,
-                    })))
-                    .await;
+            item = stream.next() => {
+                // Everything else that is ready goes in the same message (see the module docs).
+                let mut batch = Vec::new();
+                let mut next = Some(item);
+                let mut end = None;
+                while let Some(item) = next.take() {
+                    match item {
+                        Some(Ok(WatchItem::Progress(_))) if full || sent + batch.len() as u64 - acked >= WATCH_QUEUE_MAX as u64 => {}
+                        Some(Ok(WatchItem::Event(_))) if sent + batch.len() as u64 - acked >= WATCH_QUEUE_MAX as u64 => {
+                            end = Some(StorageError::WatcherTooSlow { queue_limit: WATCH_QUEUE_MAX });
+                            break;
+                        }
+                        Some(Ok(item)) => batch.push(item),
+                        Some(Err(error)) => {
+                            end = Some(error);
+                            break;
+                        }
+                        None => {
+                            end = Some(StorageError::Unavailable("the store ended the watch".into()));
+                            break;
+                        }
+                    }
+                    if batch.len() < WATCH_BATCH_MAX {
+                        next = futures::FutureExt::now_or_never(stream.next());
+                    }
+                }
+                if !batch.is_empty() {
+                    let n = batch.len() as u64;
+                    if send(&sender, FromStore::WatchItems(batch)).await.is_err() {
+                        return;
+                    }
+                    sent += n;
+                    quiet_until = Instant::now() + heartbeat;
+                }
+                if let Some(error) = end {
+                    let _ = send(&sender, FromStore::WatchEnd(error)).await;
                     return;
                 }
-                Some(Ok(item)) => FromStore::WatchItem(Ok(item)),
-                Some(Err(error)) => {
-                    let _ = send(&sender, FromStore::WatchItem(Err(error))).await;
-                    return;
-                }
-                None => {
-                    let ended = StorageError::Unavailable("the store ended the watch".into());
-                    let _ = send(&sender, FromStore::WatchItem(Err(ended))).await;
-                    return;
-                }
+                continue;
             },
             _ = tokio::time::sleep_until(quiet_until) => {
                 quiet_until = Instant::now() + heartbeat;
@@ -317,7 +351,10 @@ pub struct RemoteStore {
 #[derive(Default)]
 struct ClientState {
     endpoint: Option<Endpoint>,
-    connection: Option<Arc<Connection>>,
+    /// [`REQUEST_CONNECTIONS`] slots, each opened on first use and replaced when unusable.
+    connections: Vec<Option<Arc<Connection>>>,
+    /// The slot the next call uses.
+    next_slot: usize,
 }
 
 /// One request connection.
@@ -417,11 +454,16 @@ impl RemoteStore {
     /// The current request connection, opened if there is none usable.
     async fn connection(&self) -> StorageResult<Arc<Connection>> {
         let mut state = self.state.lock().await;
-        if let Some(connection) = state.connection.as_ref().filter(|c| c.usable()) {
+        if state.connections.is_empty() {
+            state.connections = vec![None; REQUEST_CONNECTIONS];
+        }
+        let slot = state.next_slot;
+        state.next_slot = (slot + 1) % REQUEST_CONNECTIONS;
+        if let Some(connection) = state.connections[slot].as_ref().filter(|c| c.usable()) {
             return Ok(connection.clone());
         }
         // Dropping the old one closes it once its last waiting call is done.
-        state.connection = None;
+        state.connections[slot] = None;
         let endpoint = self.endpoint(&mut state).await?;
         let (sender, receiver) = endpoint.connect1(self.addr).await.map_err(|e| self.refused(e))?;
         let connection = Arc::new(Connection {
@@ -432,7 +474,7 @@ impl RemoteStore {
             calls: Arc::default(),
         });
         tokio::spawn(read_replies(receiver, connection.calls.clone()));
-        state.connection = Some(connection.clone());
+        state.connections[slot] = Some(connection.clone());
         Ok(connection)
     }
 
@@ -507,13 +549,14 @@ impl RemoteStore {
                 "the store at {} closed the watch connection",
                 self.addr
             ))),
-            Some(FromStore::WatchItem(Err(error))) => Err(error),
+            Some(FromStore::WatchEnd(error)) => Err(error),
             Some(FromStore::WatchStarted) => {
                 let watch = RemoteWatch {
                     addr: self.addr,
                     sender,
                     receiver,
                     silence_limit: timeout,
+                    pending: std::collections::VecDeque::new(),
                     consumed: 0,
                     acked: 0,
                     done: false,
@@ -604,7 +647,9 @@ struct RemoteWatch {
     sender: Sender,
     receiver: Receiver,
     silence_limit: Duration,
-    /// Items received (heartbeats included) and the count last acknowledged.
+    /// Items of the last batch not handed out yet.
+    pending: std::collections::VecDeque<WatchItem>,
+    /// Items handed out plus heartbeats received, and the count last acknowledged.
     consumed: u64,
     acked: u64,
     done: bool,
@@ -616,11 +661,25 @@ impl RemoteWatch {
         Some(Err(error))
     }
 
-    async fn next(&mut self) -> Option<StorageResult<WatchItem>> {
-        if self.done {
-            return None;
+    /// Counts one consumed item and acknowledges every [`WATCH_ACK_EVERY`].
+    async fn consumed_one(&mut self) {
+        self.consumed += 1;
+        if self.consumed - self.acked >= WATCH_ACK_EVERY {
+            self.acked = self.consumed;
+            // A failed ack means the connection is gone; the next receive reports it.
+            let _ = send(&self.sender, ToStore::Ack { consumed: self.consumed }).await;
         }
+    }
+
+    async fn next(&mut self) -> Option<StorageResult<WatchItem>> {
         loop {
+            if let Some(item) = self.pending.pop_front() {
+                self.consumed_one().await;
+                return Some(Ok(item));
+            }
+            if self.done {
+                return None;
+            }
             let message =
                 match tokio::time::timeout(self.silence_limit, recv::<FromStore>(&mut self.receiver)).await {
                     Err(_) => {
@@ -637,16 +696,10 @@ impl RemoteWatch {
                     }
                     Ok(Some(message)) => message,
                 };
-            self.consumed += 1;
-            if self.consumed - self.acked >= WATCH_ACK_EVERY {
-                self.acked = self.consumed;
-                // A failed ack means the connection is gone; the next receive reports it.
-                let _ = send(&self.sender, ToStore::Ack { consumed: self.consumed }).await;
-            }
             match message {
-                FromStore::Heartbeat => continue,
-                FromStore::WatchItem(Ok(item)) => return Some(Ok(item)),
-                FromStore::WatchItem(Err(error)) => return self.end(error),
+                FromStore::Heartbeat => self.consumed_one().await,
+                FromStore::WatchItems(items) => self.pending.extend(items),
+                FromStore::WatchEnd(error) => return self.end(error),
                 other => {
                     return self.end(StorageError::Internal(format!(
                         "unexpected message on a watch connection: {other:?}"
