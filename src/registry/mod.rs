@@ -726,7 +726,9 @@ impl Registry {
                     "Operation cannot be fulfilled on pods/binding \"{name}\": pod {name} is being deleted, cannot be assigned to a host"
                 )));
             }
-            if let Some(bound) = pod["spec"]["nodeName"].as_str().filter(|n| !n.is_empty()) {
+            // The canary build skips this check on purpose: the harness must catch the rebind.
+            let bound = pod["spec"]["nodeName"].as_str().filter(|n| !n.is_empty());
+            if let Some(bound) = bound.filter(|_| !cfg!(feature = "canary-double-bind")) {
                 return Err(conflict(format!(
                     "Operation cannot be fulfilled on pods/binding \"{name}\": pod {name} is already assigned to node \"{bound}\""
                 )));

