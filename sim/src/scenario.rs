@@ -206,8 +206,8 @@ pub enum FaultKind {
         /// Only the host with this index in `from` (e.g. one API server of three).
         #[serde(default)]
         index: Option<u32>,
-        /// Only the scheduler that holds the leader Lease when the fault starts (`from` must be
-        /// `schedulers`).
+        /// Only the scheduler that holds the leader Lease when the fault starts (`from` or `to`
+        /// must be `schedulers`).
         #[serde(default)]
         leader: bool,
     },
@@ -500,8 +500,9 @@ impl Scenario {
         };
         match fault {
             FaultKind::Partition { from, to, index, leader, .. } => {
-                if *leader && (*from != HostClass::Schedulers || index.is_some()) {
-                    return bad("leader = true needs from = \"schedulers\" and no index".into());
+                let schedulers = *from == HostClass::Schedulers || *to == HostClass::Schedulers;
+                if *leader && (!schedulers || index.is_some()) {
+                    return bad("leader = true needs schedulers on one side and no index".into());
                 }
                 if from == to {
                     return bad(format!("a partition needs two different host classes, got {from:?} twice"));

@@ -40,6 +40,9 @@ pub const STORE_PORT: u16 = 2379;
 /// Request timeout of every agent's client: a partition stalls a simulated TCP stream instead of
 /// failing it, so every request needs its own deadline.
 pub const AGENT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// The schedulers' request timeout: short enough that a leader which stops hearing answers
+/// retries a binding (that may have landed) before its renew deadline (10 s) ends its term.
+pub const SCHEDULER_REQUEST_TIMEOUT: Duration = Duration::from_secs(4);
 /// Kubelets connect at most this many per simulated second per API server (madsim accepts
 /// ~1,000 connections per second per listener).
 pub const KUBELET_CONNECTS_PER_SECOND: u32 = 500;
@@ -127,8 +130,12 @@ struct World {
 
 /// A client of `apiserver` named `name` in the history.
 pub(crate) fn client(recorder: &Arc<Recorder>, name: &str, apiserver: u32) -> ApiClient {
+    client_with_timeout(recorder, name, apiserver, AGENT_REQUEST_TIMEOUT)
+}
+
+fn client_with_timeout(recorder: &Arc<Recorder>, name: &str, apiserver: u32, timeout: Duration) -> ApiClient {
     let mut c = ClientConfig::plain(apiserver_addr(apiserver).to_string());
-    c.request_timeout = AGENT_REQUEST_TIMEOUT;
+    c.request_timeout = timeout;
     c.pool_max = 4;
     c.user_agent = format!("kubesim-sim/{name}");
     c.observer = Some(recorder.tap(name));
@@ -253,7 +260,8 @@ impl World {
                 .ip(ip(10, 0, 2, (j % 250 + 1) as u8))
                 .init(move || {
                     let name = format!("scheduler-{j}");
-                    let client = client(&recorder, &name, j % apiservers);
+                    let client =
+                        client_with_timeout(&recorder, &name, j % apiservers, SCHEDULER_REQUEST_TIMEOUT);
                     let config = match mode {
                         SchedulerMode::PerPodName => SchedulerConfig::new(name.clone(), sched_seed),
                         SchedulerMode::LeaderElected => {
@@ -444,18 +452,28 @@ impl World {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let d = duration.as_secs_f64();
         match fault {
-            FaultKind::Partition { from, to, one_way, mut index, leader } => {
-                if leader {
-                    index = self.scheduler_leader().await;
-                }
-                let a: Vec<_> = match index {
-                    Some(i) => self.nodes(&from).get(i as usize).map(|n| vec![n.id()]).unwrap_or_default(),
-                    None => self.nodes(&from).iter().map(NodeHandle::id).collect(),
+            FaultKind::Partition { from, to, one_way, index, leader } => {
+                // `leader` picks the scheduler holding the Lease, on whichever side schedulers are.
+                let leader = if leader { self.scheduler_leader().await } else { None };
+                let side = |class: &HostClass, pick: Option<u32>| -> Vec<_> {
+                    match pick {
+                        Some(i) => {
+                            self.nodes(class).get(i as usize).map(|n| vec![n.id()]).unwrap_or_default()
+                        }
+                        None => self.nodes(class).iter().map(NodeHandle::id).collect(),
+                    }
                 };
-                let b: Vec<_> = self.nodes(&to).iter().map(NodeHandle::id).collect();
-                let which = index.map_or(String::new(), |i| format!("[{i}]"));
+                let pick_from = if from == HostClass::Schedulers { index.or(leader) } else { index };
+                let pick_to = if to == HostClass::Schedulers { leader } else { None };
+                let a = side(&from, pick_from);
+                let b = side(&to, pick_to);
+                let label = |class: &HostClass, pick: Option<u32>| match pick {
+                    Some(i) => format!("{class:?}[{i}]"),
+                    None => format!("{class:?}"),
+                };
+                let (from_label, to_label) = (label(&from, pick_from), label(&to, pick_to));
                 let how = if one_way { "one way" } else { "both ways" };
-                self.recorder.fault(format!("partition {from:?}{which} -x- {to:?} ({how}) for {d:.1}s"));
+                self.recorder.fault(format!("partition {from_label} -x- {to_label} ({how}) for {d:.1}s"));
                 let set = |clog: bool| {
                     for &x in &a {
                         for &y in &b {
@@ -474,7 +492,7 @@ impl World {
                 set(true);
                 tokio::time::sleep(duration).await;
                 set(false);
-                self.recorder.fault(format!("healed: partition {from:?}{which} -x- {to:?}"));
+                self.recorder.fault(format!("healed: partition {from_label} -x- {to_label}"));
             }
             FaultKind::Clog { class, fraction, period_s } => {
                 let nodes: Vec<_> = self.nodes(&class).iter().map(NodeHandle::id).collect();

@@ -25,9 +25,9 @@ const SCENARIO_RUNS: [&str; 2] = ["scenarios/smoke.toml", "scenarios/store-fault
 
 /// Canaries: (cargo feature, the scenario whose checkers must catch it within 20 seeds).
 const CANARIES: [(&str, &str); 3] = [
-    ("canary-double-bind", "scenarios/store-faults.toml"),
+    ("canary-double-bind", "scenarios/scheduler-failover.toml"),
     ("canary-watch-gap", "scenarios/smoke.toml"),
-    ("canary-ignore-rv-precondition", "scenarios/store-faults.toml"),
+    ("canary-ignore-rv-precondition", "scenarios/scheduler-failover.toml"),
 ];
 
 /// Exit code of kubesim-sim for a safety violation (sim/src/harness.rs).
