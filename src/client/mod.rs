@@ -81,6 +81,9 @@ pub struct ClientConfig {
     pub request_timeout: Duration,
     /// Idle connections kept for reuse. Default 16.
     pub pool_max: usize,
+    /// Non-watch requests in flight at once, beyond which requests wait (the wait counts against
+    /// their timeout). Bounds the connections (and file descriptors) one client opens. Default 256.
+    pub max_in_flight: usize,
     /// User-Agent header.
     pub user_agent: String,
     /// Where request latencies are recorded, if anywhere (watches are not recorded).
@@ -109,6 +112,7 @@ impl ClientConfig {
             token: None,
             request_timeout: Duration::from_secs(30),
             pool_max: 16,
+            max_in_flight: 256,
             user_agent: format!("kubesim/{}", env!("CARGO_PKG_VERSION")),
             metrics: None,
             observer: None,
@@ -177,6 +181,7 @@ pub struct ApiClient {
     config: Arc<ClientConfig>,
     headers: Arc<Result<FixedHeaders, String>>,
     idle: Arc<Mutex<Vec<Sender>>>,
+    in_flight: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for ApiClient {
@@ -192,7 +197,8 @@ impl ApiClient {
     /// A client for `config`.
     pub fn new(config: ClientConfig) -> Self {
         let headers = Arc::new(FixedHeaders::new(&config));
-        ApiClient { config: Arc::new(config), headers, idle: Arc::new(Mutex::new(Vec::new())) }
+        let in_flight = Arc::new(tokio::sync::Semaphore::new(config.max_in_flight.max(1)));
+        ApiClient { config: Arc::new(config), headers, idle: Arc::new(Mutex::new(Vec::new())), in_flight }
     }
 
     /// The configuration.
@@ -313,6 +319,8 @@ impl ApiClient {
         let started = tokio::time::Instant::now();
         let sent_at = std::time::Instant::now();
         let exchange = async {
+            let _permit =
+                self.in_flight.acquire().await.map_err(|e| ClientError::Transport(e.to_string()))?;
             let mut sender = self.sender().await?;
             let resp = sender.send_request(req).await.map_err(|e| ClientError::Transport(e.to_string()))?;
             let status = resp.status();

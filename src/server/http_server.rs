@@ -11,7 +11,7 @@ use hyper_util::rt::TokioIo;
 use super::ApiServer;
 
 pub use super::plain_http::HEADER_READ_TIMEOUT;
-use super::plain_http::{serve_request, RtTimer};
+use super::plain_http::{serve_request, RtTimer, ACCEPT_RETRY};
 
 /// Serves `server` on `listener` with TLS until the task is dropped.
 pub async fn serve_tls(
@@ -21,7 +21,15 @@ pub async fn serve_tls(
 ) -> std::io::Result<()> {
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     loop {
-        let (tcp, peer): (tokio::net::TcpStream, SocketAddr) = listener.accept().await?;
+        let (tcp, peer): (tokio::net::TcpStream, SocketAddr) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Out of file descriptors and the like: wait and go on; never stop serving.
+                tracing::warn!(error = %e, "accept failed; retrying in {ACCEPT_RETRY:?}");
+                tokio::time::sleep(ACCEPT_RETRY).await;
+                continue;
+            }
+        };
         let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let server = server.clone();

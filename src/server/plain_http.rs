@@ -4,6 +4,7 @@
 //! (madsim's clock in the simulation).
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -18,6 +19,9 @@ use hyper_util::rt::TokioIo;
 use super::{error_response, ApiServer, Body};
 use crate::api::status::ApiError;
 use crate::client::NoEmptyFlush;
+
+/// Wait after a failed accept (e.g. out of file descriptors) before accepting again.
+pub const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
 /// How long a client may take to send its request headers.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -68,7 +72,15 @@ pub(crate) async fn serve_request(
 /// Each connection gets the flush shim (madsim sends a message on every flush, even an empty one).
 pub async fn serve_plain(server: Arc<ApiServer>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
     loop {
-        let (tcp, _peer) = listener.accept().await?;
+        let (tcp, _peer): (tokio::net::TcpStream, SocketAddr) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Out of file descriptors and the like: wait and go on; never stop serving.
+                tracing::warn!(error = %e, "accept failed; retrying in {ACCEPT_RETRY:?}");
+                tokio::time::sleep(ACCEPT_RETRY).await;
+                continue;
+            }
+        };
         let _ = tcp.set_nodelay(true);
         let server = server.clone();
         tokio::spawn(async move {
