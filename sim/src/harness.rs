@@ -59,15 +59,31 @@ pub fn run_seed(scenario: &Scenario, seed: u64, report_path: &str, progress: Opt
     }
     let check_wall_s = check_start.elapsed().as_secs_f64();
     let round = |v: f64| (v * 1000.0).round() / 1000.0;
+    let budgets: Vec<report::BudgetResult> = scenario
+        .budgets
+        .judge(&metrics)
+        .into_iter()
+        .map(|(metric, value, budget, breached)| report::BudgetResult {
+            metric: metric.to_owned(),
+            value,
+            budget,
+            breached,
+        })
+        .collect();
+    let mut verdict = report::verdict(&violations);
+    if verdict == report::Verdict::Pass && budgets.iter().any(|b| b.breached) {
+        verdict = report::Verdict::BudgetBreach;
+    }
     Report {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         scenario: scenario.clone(),
         seed,
         digest,
-        verdict: report::verdict(&violations),
+        verdict,
         faults_applied: result.faults_applied,
         timed_out: result.timed_out,
         metrics: metrics.clone(),
+        budgets,
         violation_count: violations.len(),
         violations_by_checker: by_checker,
         violations: report::reported(&result.history, &violations),
@@ -89,5 +105,6 @@ pub fn exit_code(report: &Report) -> u8 {
         report::Verdict::Pass => EXIT_PASS,
         report::Verdict::SafetyViolation => EXIT_SAFETY,
         report::Verdict::LivenessFailure => EXIT_LIVENESS,
+        report::Verdict::BudgetBreach => EXIT_BUDGET,
     }
 }

@@ -187,6 +187,15 @@ mod cli {
             report.cost.wall_s,
             &report.digest[..16],
         );
+        for b in report.budgets.iter().filter(|b| b.breached) {
+            println!(
+                "  budget breach: {} = {} (budget {}) at seed {seed}; replay: {}",
+                b.metric,
+                b.value,
+                b.budget,
+                report.replay.join(" | ")
+            );
+        }
         for v in report.violations.iter().take(5) {
             println!("  {} at {} s: {}", v.checker, v.time_s, v.message);
         }
@@ -199,9 +208,10 @@ mod cli {
     fn rank(code: u8) -> u8 {
         match code {
             EXIT_PASS => 0,
-            EXIT_DETERMINISM => 4,
-            harness::EXIT_SAFETY => 3,
-            harness::EXIT_LIVENESS => 2,
+            EXIT_DETERMINISM => 5,
+            harness::EXIT_SAFETY => 4,
+            harness::EXIT_LIVENESS => 3,
+            harness::EXIT_BUDGET => 2,
             _ => 1,
         }
     }

@@ -28,6 +28,21 @@ pub enum Verdict {
     SafetyViolation,
     /// Only liveness failed (some pod never reached its expected phase).
     LivenessFailure,
+    /// No violation, but a metric broke the scenario's budget.
+    BudgetBreach,
+}
+
+/// One budget and how the run did against it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BudgetResult {
+    /// The metric, as named in the scenario's `[budgets]`.
+    pub metric: String,
+    /// The run's value.
+    pub value: f64,
+    /// The budget.
+    pub budget: f64,
+    /// Over budget (under, for a minimum).
+    pub breached: bool,
 }
 
 /// One violation with the history around it.
@@ -82,6 +97,8 @@ pub struct Report {
     pub timed_out: bool,
     /// Headline metrics.
     pub metrics: Metrics,
+    /// Each budget the scenario sets, judged.
+    pub budgets: Vec<BudgetResult>,
     /// Violations found, in full count.
     pub violation_count: usize,
     /// Violations per checker.
@@ -190,6 +207,7 @@ impl Report {
             Verdict::Pass => "PASS",
             Verdict::SafetyViolation => "SAFETY VIOLATION",
             Verdict::LivenessFailure => "LIVENESS FAILURE",
+            Verdict::BudgetBreach => "BUDGET BREACH",
         };
         s += &format!("# {} seed {} — {verdict}\n\n", self.scenario.name, self.seed);
         if !self.scenario.description.is_empty() {
@@ -229,6 +247,13 @@ impl Report {
         s += &row("watch (commit → delivery)", &m.watch_latency);
         for (verb, p) in &m.api_latency {
             s += &row(&format!("API {verb}"), p);
+        }
+        if !self.budgets.is_empty() {
+            s += "\n## Budgets\n\n| metric | value | budget | |\n|---|---|---|---|\n";
+            for b in &self.budgets {
+                let mark = if b.breached { "BREACHED" } else { "ok" };
+                s += &format!("| {} | {} | {} | {mark} |\n", b.metric, b.value, b.budget);
+            }
         }
         s += "\n## Violations\n\n";
         if self.violation_count == 0 {

@@ -28,6 +28,8 @@ pub struct Scenario {
     pub faults: Faults,
     /// Checkers and deadlines.
     pub checks: Checks,
+    /// Limits on the run's metrics, in simulated time.
+    pub budgets: Budgets,
 }
 
 impl Default for Scenario {
@@ -42,6 +44,7 @@ impl Default for Scenario {
             store: Store::default(),
             faults: Faults::default(),
             checks: Checks::default(),
+            budgets: Budgets::default(),
         }
     }
 }
@@ -350,6 +353,44 @@ impl Default for Checks {
     }
 }
 
+/// Limits on a run's metrics (simulated time, so a breach is exact and replayable). Each is
+/// optional; a run over any of them ends with the budget exit code.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Budgets {
+    /// Pod startup (created → Running seen) p99, ms.
+    pub pod_startup_p99_ms: Option<f64>,
+    /// Mutating API requests p99, ms.
+    pub mutating_p99_ms: Option<f64>,
+    /// Single-object reads (GET) p99, ms.
+    pub get_p99_ms: Option<f64>,
+    /// Watch latency (commit → delivery) p99, ms.
+    pub watch_p99_ms: Option<f64>,
+    /// Pods Running per simulated second, at least.
+    pub min_pods_per_s: Option<f64>,
+}
+
+impl Budgets {
+    /// (metric, value, budget, breached) for each budget set, given the run's metrics.
+    pub fn judge(&self, m: &crate::metrics::Metrics) -> Vec<(&'static str, f64, f64, bool)> {
+        let api = |verb: &str| m.api_latency.get(verb).map_or(0.0, |p| p.p99_ms);
+        let mut out = Vec::new();
+        let mut at_most = |name, value: f64, budget: Option<f64>| {
+            if let Some(b) = budget {
+                out.push((name, value, b, value > b));
+            }
+        };
+        at_most("pod_startup_p99_ms", m.pod_startup.p99_ms, self.pod_startup_p99_ms);
+        at_most("mutating_p99_ms", api("mutating"), self.mutating_p99_ms);
+        at_most("get_p99_ms", api("get"), self.get_p99_ms);
+        at_most("watch_p99_ms", m.watch_latency.p99_ms, self.watch_p99_ms);
+        if let Some(b) = self.min_pods_per_s {
+            out.push(("min_pods_per_s", m.pods_per_s, b, m.pods_per_s < b));
+        }
+        out
+    }
+}
+
 /// Why a scenario file was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
@@ -483,6 +524,18 @@ impl Scenario {
                 );
             }
         }
+        let b = &self.budgets;
+        for (name, v) in [
+            ("pod_startup_p99_ms", b.pod_startup_p99_ms),
+            ("mutating_p99_ms", b.mutating_p99_ms),
+            ("get_p99_ms", b.get_p99_ms),
+            ("watch_p99_ms", b.watch_p99_ms),
+            ("min_pods_per_s", b.min_pods_per_s),
+        ] {
+            if v.is_some_and(|v| !(v > 0.0 && v.is_finite())) {
+                return bad(&format!("budgets.{name}"), "must be a positive number".into());
+            }
+        }
         if self.checks.max_duration_s <= 0.0 || self.checks.liveness_deadline_s <= 0.0 {
             return bad("checks", "max_duration_s and liveness_deadline_s must be > 0".into());
         }
@@ -593,6 +646,22 @@ mod tests {
         assert_eq!(s.name, "tiny");
         assert_eq!(s.workload.pods, 5);
         assert_eq!(s.topology, Topology::default());
+    }
+
+    #[test]
+    fn budgets_judge_maxima_and_minima() {
+        let s =
+            Scenario::parse("[budgets]\npod_startup_p99_ms = 100\nmin_pods_per_s = 10\n", "b.toml").unwrap();
+        let mut m = crate::metrics::Metrics::default();
+        m.pod_startup.p99_ms = 150.0;
+        m.pods_per_s = 12.0;
+        let judged = s.budgets.judge(&m);
+        assert_eq!(
+            judged,
+            vec![("pod_startup_p99_ms", 150.0, 100.0, true), ("min_pods_per_s", 12.0, 10.0, false)]
+        );
+        let err = Scenario::parse("[budgets]\nwatch_p99_ms = -1\n", "b.toml").unwrap_err().to_string();
+        assert!(err.contains("budgets.watch_p99_ms"), "{err}");
     }
 
     #[test]
