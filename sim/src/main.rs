@@ -85,7 +85,8 @@ mod cli {
     }
 
     fn default_report_dir() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../reports")
+        let sim = Path::new(env!("CARGO_MANIFEST_DIR"));
+        sim.parent().unwrap_or(sim).join("reports")
     }
 
     fn load(path: Option<&Path>) -> Result<Scenario, ExitCode> {
