@@ -165,7 +165,9 @@ impl Workload {
     /// The driver's host body: observers first, then (once started) creators.
     pub async fn run(self: Arc<Self>, apiservers: u32) {
         if self.running_tasks.fetch_add(1, Ordering::Relaxed) > 0 {
-            return; // the workload host never crashes; guard against a double init anyway
+            // The workload host is never crashed (scenarios refuse it); a second init would
+            // create every pod twice.
+            return;
         }
         let (delete_tx, delete_rx) = mpsc::unbounded_channel::<String>();
         let nodes_client = self.client("workload-nodes", 0);

@@ -367,7 +367,6 @@ impl World {
     }
 
     async fn drive(self) -> RunResult {
-        let handle = Handle::current();
         let start = tokio::time::Instant::now();
         // Cluster up: every node registered (or the timeout).
         let up_deadline = start + CLUSTER_UP_TIMEOUT + secs(self.scenario.topology.kubelets as f64 / 500.0);
@@ -423,7 +422,6 @@ impl World {
         tokio::time::sleep(SETTLE).await;
         let end = world.recorder.now();
         let healed_at = cluster_up + secs(last_heal).as_nanos() as Time;
-        let _ = handle;
         RunResult {
             history: world.recorder.take(),
             cluster_up,
