@@ -228,6 +228,14 @@ fn target(method: &Method, path: &str, query: Option<&str>) -> Option<Target> {
     Some(Target { verb, prefix: format!("{KEY_PREFIX}{prefix}") })
 }
 
+/// A request path split into path and query.
+fn split_query(path: &str) -> (&str, Option<&str>) {
+    match path.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path, None),
+    }
+}
+
 fn param(query: Option<&str>, name: &str) -> Option<String> {
     let q = query?;
     form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
@@ -310,10 +318,7 @@ impl ClientObserver for ClientTap {
         started: Instant,
     ) {
         let returned = self.recorder.now();
-        let (path, query) = match path.split_once('?') {
-            Some((p, q)) => (p, Some(q)),
-            None => (path, None),
-        };
+        let (path, query) = split_query(path);
         let Some(t) = target(method, path, query) else { return };
         let (status, rv) = match outcome {
             Ok(ApiResponse { status, body }) => {
@@ -338,10 +343,7 @@ impl ClientObserver for ClientTap {
 
     fn watch_opened(&self, path: &str, status: StatusCode) -> u64 {
         let id = self.recorder.next_watch.fetch_add(1, Ordering::Relaxed);
-        let (p, query) = match path.split_once('?') {
-            Some((p, q)) => (p, Some(q)),
-            None => (path, None),
-        };
+        let (p, query) = split_query(path);
         let prefix = target(&Method::GET, p, query).map(|t| t.prefix).unwrap_or_default();
         let start_rv = param(query, "resourceVersion").and_then(|v| v.parse::<u64>().ok()).filter(|&v| v > 0);
         self.recorder.watches.lock().insert(id, prefix.clone());
@@ -359,10 +361,7 @@ impl ClientObserver for ClientTap {
 
     fn watch_failed(&self, path: &str, _error: &ClientError) {
         let now = self.recorder.now();
-        let (p, query) = match path.split_once('?') {
-            Some((p, q)) => (p, Some(q)),
-            None => (path, None),
-        };
+        let (p, query) = split_query(path);
         self.recorder.push(Entry::Api(ApiCall {
             client: self.client.clone(),
             invoked: now,

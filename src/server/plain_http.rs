@@ -68,33 +68,46 @@ pub(crate) async fn serve_request(
     server.handle(http::Request::from_parts(parts, bytes)).await
 }
 
-/// Serves `server` over plain HTTP/1.1 on `listener` until the task is dropped or accept fails.
-/// Each connection gets the flush shim (madsim sends a message on every flush, even an empty one).
-pub async fn serve_plain(server: Arc<ApiServer>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+/// The next connection. A failed accept (out of file descriptors and the like) is logged and
+/// retried after [`ACCEPT_RETRY`]: the server never stops serving.
+pub(crate) async fn accept(listener: &tokio::net::TcpListener) -> (tokio::net::TcpStream, SocketAddr) {
     loop {
-        let (tcp, _peer): (tokio::net::TcpStream, SocketAddr) = match listener.accept().await {
-            Ok(accepted) => accepted,
+        match listener.accept().await {
+            Ok((tcp, peer)) => {
+                let _ = tcp.set_nodelay(true);
+                return (tcp, peer);
+            }
             Err(e) => {
-                // Out of file descriptors and the like: wait and go on; never stop serving.
                 tracing::warn!(error = %e, "accept failed; retrying in {ACCEPT_RETRY:?}");
                 tokio::time::sleep(ACCEPT_RETRY).await;
-                continue;
             }
-        };
-        let _ = tcp.set_nodelay(true);
+        }
+    }
+}
+
+/// Serves HTTP/1.1 on one connection (plain or TLS) until it ends.
+pub(crate) async fn serve_connection<I>(server: Arc<ApiServer>, io: I, peer: SocketAddr)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req| {
         let server = server.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |req| {
-                let server = server.clone();
-                async move { Ok::<_, std::convert::Infallible>(serve_request(server, req).await) }
-            });
-            let conn = hyper::server::conn::http1::Builder::new()
-                .timer(RtTimer)
-                .header_read_timeout(HEADER_READ_TIMEOUT)
-                .serve_connection(TokioIo::new(NoEmptyFlush::new(tcp)), service);
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "connection ended with an error");
-            }
-        });
+        async move { Ok::<_, std::convert::Infallible>(serve_request(server, req).await) }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(RtTimer)
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .serve_connection(TokioIo::new(io), service);
+    if let Err(e) = conn.await {
+        tracing::debug!(%peer, error = %e, "connection ended with an error");
+    }
+}
+
+/// Serves `server` over plain HTTP/1.1 on `listener` until the task is dropped. Each connection
+/// gets the flush shim (madsim sends a message on every flush, even an empty one).
+pub async fn serve_plain(server: Arc<ApiServer>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    loop {
+        let (tcp, peer) = accept(&listener).await;
+        tokio::spawn(serve_connection(server.clone(), NoEmptyFlush::new(tcp), peer));
     }
 }

@@ -275,13 +275,14 @@ async fn serve_watch(
             },
             item = stream.next() => {
                 // Everything else that is ready goes in the same message (see the module docs).
+                let window_full = |batched: usize| sent + batched as u64 - acked >= WATCH_QUEUE_MAX as u64;
                 let mut batch = Vec::new();
                 let mut next = Some(item);
                 let mut end = None;
                 while let Some(item) = next.take() {
                     match item {
-                        Some(Ok(WatchItem::Progress(_))) if full || sent + batch.len() as u64 - acked >= WATCH_QUEUE_MAX as u64 => {}
-                        Some(Ok(WatchItem::Event(_))) if sent + batch.len() as u64 - acked >= WATCH_QUEUE_MAX as u64 => {
+                        Some(Ok(WatchItem::Progress(_))) if window_full(batch.len()) => {}
+                        Some(Ok(WatchItem::Event(_))) if window_full(batch.len()) => {
                             end = Some(StorageError::WatcherTooSlow { queue_limit: WATCH_QUEUE_MAX });
                             break;
                         }
