@@ -673,7 +673,7 @@ impl Agent {
             self.writes.remove(key);
             return;
         };
-        let Some(pod) = self.tracker.pod(key).cloned() else {
+        let Some(pod) = self.tracker.pod(key) else {
             self.writes.remove(key);
             return;
         };
@@ -728,12 +728,11 @@ impl Agent {
         self.launch_write(&key);
         // Our own write is the newest version we know of (unless the watch already brought a newer).
         if let Some(obj) = observe {
-            let tracked = self.tracker.pod(&key);
-            let newer = match (tracked.and_then(rv_of), rv_of(&obj)) {
+            let newer = match (self.tracker.resource_version(&key), rv_of(&obj)) {
                 (Some(old), Some(new)) => new > old,
                 _ => true,
             };
-            if newer && tracked.is_some_and(|t| uid_of(t) == uid_of(&obj)) {
+            if newer && self.tracker.uid(&key) == Some(uid_of(&obj)) {
                 let actions = self.tracker.observe(&obj);
                 self.apply(actions);
             }
@@ -742,10 +741,10 @@ impl Agent {
 
     fn launch_delete(&mut self, key: String, uid: String) {
         let Some(pod) = self.tracker.pod(&key) else { return };
-        if uid_of(pod) != uid {
+        if uid_of(&pod) != uid {
             return;
         }
-        let (pods, name) = pod_request(pod);
+        let (pods, name) = pod_request(&pod);
         let client = self.client.clone();
         self.io.push(Box::pin(async move {
             // As the kubelet: grace 0, and only this incarnation of the pod (uid precondition).
@@ -769,7 +768,7 @@ impl Agent {
     }
 
     fn on_delete_done(&mut self, key: String, uid: String, outcome: DeleteOutcome) {
-        let ours = self.tracker.pod(&key).is_some_and(|p| uid_of(p) == uid);
+        let ours = self.tracker.uid(&key) == Some(uid.as_str());
         match outcome {
             // The DELETED watch event forgets the pod.
             DeleteOutcome::Deleted => KubeletStats::bump(&self.stats.pods_deleted),

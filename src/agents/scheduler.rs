@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, watch, Semaphore};
 use super::informer::{self, InformerConfig, InformerEvent};
 use super::leader_election::{self, LeaderElectionConfig};
 use super::scheduler_algorithm::{
-    select_node, NodeInfo, PodRequest, SchedulingQueue, DEFAULT_SCHEDULER_NAME,
+    NodeInfo, NodeSampler, PodRequest, SchedulingQueue, DEFAULT_SCHEDULER_NAME,
 };
 use crate::client::{json_body, ApiClient, ApiResponse, ClientError};
 
@@ -81,6 +81,7 @@ struct State {
     assigned: BTreeMap<String, (String, PodRequest)>,
     queue: SchedulingQueue,
     rng: ChaCha8Rng,
+    sampler: NodeSampler,
     started: tokio::time::Instant,
 }
 
@@ -258,6 +259,7 @@ impl Scheduler {
             assigned: BTreeMap::new(),
             queue: SchedulingQueue::new(),
             rng: ChaCha8Rng::seed_from_u64(self.config.seed),
+            sampler: NodeSampler::default(),
             started: tokio::time::Instant::now(),
         };
         let mut nodes_synced = false;
@@ -270,7 +272,7 @@ impl Scheduler {
                     state.queue.forget(&key);
                     continue;
                 };
-                match select_node(&req, state.nodes.values(), &mut state.rng) {
+                match state.sampler.select(&req, state.nodes.values(), &mut state.rng) {
                     Ok(node) => {
                         if let Some(info) = state.nodes.get_mut(&node) {
                             info.assume(&req);

@@ -687,11 +687,72 @@ pub fn select_node<'a>(
     nodes: impl Iterator<Item = &'a NodeInfo>,
     rng: &mut ChaCha8Rng,
 ) -> Result<String, FitError> {
+    select_among(pod, nodes, usize::MAX, rng).0
+}
+
+/// kube-scheduler's floor on feasible nodes to find before it stops filtering.
+pub const MIN_FEASIBLE_NODES_TO_FIND: usize = 100;
+/// kube-scheduler's floor on the adaptive percentage of nodes to score.
+pub const MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND: usize = 5;
+/// kube-scheduler's starting point for the adaptive percentage (50% minus 1% per 125 nodes).
+pub const BASE_PERCENTAGE_OF_NODES_TO_SCORE: usize = 50;
+
+/// How many feasible nodes kube-scheduler looks for before it stops filtering
+/// (`numFeasibleNodesToFind` with percentageOfNodesToScore unset): every node below 100 nodes,
+/// 50% − nodes/125 (at least 5%) of them above, and never fewer than 100.
+pub fn feasible_nodes_to_find(num_all: usize) -> usize {
+    if num_all < MIN_FEASIBLE_NODES_TO_FIND {
+        return num_all;
+    }
+    let percentage = BASE_PERCENTAGE_OF_NODES_TO_SCORE
+        .saturating_sub(num_all / 125)
+        .max(MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND);
+    (num_all * percentage / 100).max(MIN_FEASIBLE_NODES_TO_FIND)
+}
+
+/// Picks nodes as kube-scheduler does at scale: filtering starts where the previous pod's search
+/// stopped (`nextStartNodeIndex`) and stops once [`feasible_nodes_to_find`] nodes fit, so a
+/// 5,000-node cluster filters ~500 nodes per pod, not 5,000, and pods spread over all nodes.
+#[derive(Clone, Debug, Default)]
+pub struct NodeSampler {
+    next_start: usize,
+}
+
+impl NodeSampler {
+    /// Selects a node for `pod` among `nodes` (in a stable order).
+    pub fn select<'a, I>(&mut self, pod: &PodRequest, nodes: I, rng: &mut ChaCha8Rng) -> Result<String, FitError>
+    where
+        I: ExactSizeIterator<Item = &'a NodeInfo> + Clone,
+    {
+        let n = nodes.len();
+        if n == 0 {
+            return select_node(pod, nodes, rng);
+        }
+        let start = self.next_start % n;
+        let rotated = nodes.clone().skip(start).chain(nodes.take(start));
+        let (picked, processed) = select_among(pod, rotated, feasible_nodes_to_find(n), rng);
+        self.next_start = (start + processed) % n;
+        picked
+    }
+}
+
+/// Filters nodes in order until `enough` fit, scores those; returns the pick and how many nodes
+/// were filtered.
+fn select_among<'a>(
+    pod: &PodRequest,
+    nodes: impl Iterator<Item = &'a NodeInfo>,
+    enough: usize,
+    rng: &mut ChaCha8Rng,
+) -> (Result<String, FitError>, usize) {
     let mut num_all = 0usize;
+    let mut feasible = 0usize;
     let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
     let mut best: Option<(i64, &'a str)> = None;
     let mut ties = 0u64;
     for node in nodes {
+        if feasible >= enough {
+            break;
+        }
         num_all += 1;
         match filter(pod, node) {
             Err(u) => {
@@ -700,6 +761,7 @@ pub fn select_node<'a>(
                 }
             }
             Ok(()) => {
+                feasible += 1;
                 let s = score(pod, node);
                 match best {
                     Some((max, _)) if s < max => {}
@@ -717,10 +779,11 @@ pub fn select_node<'a>(
             }
         }
     }
-    match best {
+    let picked = match best {
         Some((_, name)) => Ok(name.to_string()),
         None => Err(FitError { pod_key: pod.key.clone(), num_all_nodes: num_all, reasons }),
-    }
+    };
+    (picked, num_all)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1554,6 +1617,38 @@ mod tests {
     }
 
     // ---- select_node ----
+
+    #[test]
+    fn feasible_nodes_to_find_follows_kube_scheduler() {
+        // Values of kube-scheduler's numFeasibleNodesToFind with percentageOfNodesToScore unset.
+        assert_eq!(feasible_nodes_to_find(0), 0);
+        assert_eq!(feasible_nodes_to_find(99), 99, "small clusters: every node");
+        assert_eq!(feasible_nodes_to_find(100), 100);
+        assert_eq!(feasible_nodes_to_find(1000), 420, "50% - 1000/125 = 42%");
+        assert_eq!(feasible_nodes_to_find(5000), 500, "50% - 40 = 10%");
+        assert_eq!(feasible_nodes_to_find(15000), 750, "floored at 5%");
+        assert_eq!(feasible_nodes_to_find(150), 100, "never fewer than 100");
+    }
+
+    #[test]
+    fn sampler_stops_at_enough_feasible_nodes_and_rotates_its_start() {
+        let nodes: Vec<NodeInfo> = (0..1000).map(|i| node(&format!("n{i:04}"), "4", "8Gi", "110")).collect();
+        let p = pod("a", &[(Some("1"), Some("1Gi"))]);
+        let mut sampler = NodeSampler::default();
+        let mut r = rng(1);
+        let first = sampler.select(&p, nodes.iter(), &mut r).unwrap();
+        assert!(first.as_str() < "n0420", "the first search covers n0000..n0419 only: {first}");
+        assert_eq!(sampler.next_start, 420);
+        let second = sampler.select(&p, nodes.iter(), &mut r).unwrap();
+        assert!(("n0420".."n0840").contains(&second.as_str()), "{second}");
+        // The third search wraps around the end of the list.
+        sampler.select(&p, nodes.iter(), &mut r).unwrap();
+        assert_eq!(sampler.next_start, (840 + 420) % 1000);
+        // Infeasible everywhere: every node is filtered and the error counts them all.
+        let huge = pod("huge", &[(Some("64"), None)]);
+        let err = sampler.select(&huge, nodes.iter(), &mut r).unwrap_err();
+        assert_eq!(err.num_all_nodes, 1000);
+    }
 
     #[test]
     fn select_prefers_highest_score() {
