@@ -22,6 +22,8 @@ pub const EXIT_BUDGET: u8 = 5;
 pub const EXIT_DETERMINISM: u8 = 6;
 /// Exit code: the scenario file is bad (unreadable, unknown key, inconsistent value).
 pub const EXIT_BAD_SCENARIO: u8 = 7;
+/// Exit code: a metric moved beyond the scenario's tolerance against its committed baseline.
+pub const EXIT_BASELINE: u8 = 8;
 
 /// Runs one seed of `scenario` and returns its report (not yet written).
 pub fn run_seed(scenario: &Scenario, seed: u64, report_path: &str, progress: Option<Progress>) -> Report {
@@ -53,6 +55,7 @@ pub fn run_seed(scenario: &Scenario, seed: u64, report_path: &str, progress: Opt
     let violations = checkers::check(&result.history, &ctx, enabled);
     let metrics = crate::metrics::compute(&result.history, &result.workload, result.cluster_up, result.end);
     let digest = report::digest(&result.history);
+    let timeline = crate::timeline::compute(&result.history, &violations, result.end);
     let mut by_checker = std::collections::BTreeMap::new();
     for v in &violations {
         *by_checker.entry(v.checker.to_owned()).or_insert(0usize) += 1;
@@ -88,6 +91,7 @@ pub fn run_seed(scenario: &Scenario, seed: u64, report_path: &str, progress: Opt
         violations_by_checker: by_checker,
         violations: report::reported(&result.history, &violations),
         replay: vec![format!("cargo sim replay {report_path}")],
+        timeline,
         cost: Cost {
             wall_s: round(wall_s),
             check_wall_s: round(check_wall_s),

@@ -4,9 +4,15 @@
 //!   scenarios/smoke.toml, built in).
 //! - `cargo sim sweep SCENARIO --seeds A..B [--check-determinism]`: seeds A to B-1.
 //! - `cargo sim replay REPORT.json`: re-runs exactly what a report describes.
+//! - `cargo sim compare BASE NEW`: metric deltas between two sets of runs (baseline files, reports
+//!   or directories of reports); fails on a regression beyond the tolerance.
+//! - `cargo sim baseline [SCENARIO…] [--check]`: runs each scenario's pinned seeds and writes
+//!   reports/baselines/<scenario>.json, or with `--check` compares with it and fails on any change
+//!   beyond the tolerance (what the test command runs).
 //!
 //! Exit codes: 0 pass, 3 safety violation, 4 liveness failure, 5 budget breach, 6 determinism
-//! failure, 7 bad scenario file, 1 other errors, 2 usage.
+//! failure, 7 bad scenario file, 8 baseline regression or unexplained change, 1 other errors,
+//! 2 usage.
 
 #[cfg(madsim)]
 mod cli {
@@ -15,7 +21,10 @@ mod cli {
     use std::sync::Arc;
 
     use clap::{Parser, Subcommand};
-    use kubesim_sim::harness::{self, EXIT_BAD_SCENARIO, EXIT_DETERMINISM, EXIT_ERROR, EXIT_PASS};
+    use kubesim_sim::baseline::{self, Baseline, Runs};
+    use kubesim_sim::harness::{
+        self, EXIT_BAD_SCENARIO, EXIT_BASELINE, EXIT_DETERMINISM, EXIT_ERROR, EXIT_PASS,
+    };
     use kubesim_sim::report::Report;
     use kubesim_sim::scenario::Scenario;
     use kubesim_sim::world::Progress;
@@ -67,6 +76,33 @@ mod cli {
         Replay {
             /// A report written by `run` or `sweep`.
             report: PathBuf,
+        },
+        /// Compares two sets of runs metric by metric (medians over seeds) and fails (exit 8) on a
+        /// regression beyond the tolerance.
+        Compare {
+            /// A baseline file, a report, or a directory of reports.
+            base: PathBuf,
+            /// The same kinds.
+            new: PathBuf,
+            /// Tolerance in percent (default: the new runs' scenario's `baseline.tolerance_pct`).
+            #[arg(long)]
+            tolerance: Option<f64>,
+            /// Also fail on improvements beyond the tolerance (an unexplained change).
+            #[arg(long)]
+            strict: bool,
+        },
+        /// Runs each scenario's pinned seeds (`baseline.seeds`) and writes its baseline; with
+        /// `--check`, compares with the committed one instead and fails on any change beyond the
+        /// tolerance. No scenario: every scenarios/*.toml that sets budgets.
+        Baseline {
+            /// Scenario files.
+            scenarios: Vec<PathBuf>,
+            /// Compare with the committed baselines instead of writing them.
+            #[arg(long)]
+            check: bool,
+            /// Where baselines live.
+            #[arg(long, default_value_os_t = default_report_dir().join("baselines"))]
+            baselines: PathBuf,
         },
         /// Internal: runs one seed in this process and writes the report JSON to `out`. Every seed
         /// runs in a process of its own: std and other crates keep process-wide state (hash keys,
@@ -135,6 +171,17 @@ mod cli {
 
     /// Runs one seed (twice with `check`), writes its report, prints a summary; returns the code.
     fn one(scenario: &Scenario, seed: u64, check: bool, dir: &Path, quiet: bool) -> u8 {
+        one_report(scenario, seed, check, dir, quiet).0
+    }
+
+    /// [`one`], also handing back the report when there is one.
+    fn one_report(
+        scenario: &Scenario,
+        seed: u64,
+        check: bool,
+        dir: &Path,
+        quiet: bool,
+    ) -> (u8, Option<Report>) {
         let (json_path, _) = Report::paths(dir, &scenario.name, seed);
         let shown = json_path.strip_prefix(std::env::current_dir().unwrap_or_default()).unwrap_or(&json_path);
         let shown = shown.display().to_string();
@@ -142,7 +189,7 @@ mod cli {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("kubesim-sim: {e}");
-                return EXIT_ERROR;
+                return (EXIT_ERROR, None);
             }
         };
         let mut code = harness::exit_code(&report);
@@ -151,7 +198,7 @@ mod cli {
                 Ok(r) => r,
                 Err(e) => {
                     eprintln!("kubesim-sim: {e}");
-                    return EXIT_ERROR;
+                    return (EXIT_ERROR, None);
                 }
             };
             if again.deterministic_json() != report.deterministic_json() {
@@ -169,7 +216,7 @@ mod cli {
         }
         if let Err(e) = report.write(dir) {
             eprintln!("kubesim-sim: writing the report to {}: {e}", dir.display());
-            return EXIT_ERROR;
+            return (EXIT_ERROR, None);
         }
         let m = &report.metrics;
         println!(
@@ -203,16 +250,155 @@ mod cli {
         if code != EXIT_PASS {
             println!("  replay: {}", report.replay.join(" | "));
         }
-        code
+        (code, Some(report))
+    }
+
+    /// `compare BASE NEW`.
+    fn compare(base: &Path, new: &Path, tolerance: Option<f64>, strict: bool) -> u8 {
+        let (b, n) = match (Runs::load(base), Runs::load(new)) {
+            (Ok(b), Ok(n)) => (b, n),
+            (Err(e), _) | (_, Err(e)) => {
+                eprintln!("kubesim-sim: {e}");
+                return EXIT_ERROR;
+            }
+        };
+        let tolerance = tolerance
+            .or_else(|| n.scenario.as_ref().or(b.scenario.as_ref()).map(|s| s.baseline.tolerance_pct))
+            .unwrap_or(Scenario::default().baseline.tolerance_pct);
+        let c = baseline::compare(&b, &n, tolerance);
+        println!("{} → {}", b.source, n.source);
+        print!("{}", c.table());
+        let failing = if strict { c.changes() } else { c.regressions() };
+        if failing.is_empty() {
+            EXIT_PASS
+        } else {
+            let names: Vec<&str> = failing.iter().map(|r| r.metric.as_str()).collect();
+            println!(
+                "{} beyond {tolerance}%: {}",
+                if strict { "changed" } else { "regressed" },
+                names.join(", ")
+            );
+            EXIT_BASELINE
+        }
+    }
+
+    /// Every scenarios/*.toml that sets a budget.
+    fn budgeted_scenarios() -> Result<Vec<PathBuf>, String> {
+        let dir = default_report_dir().parent().map(|p| p.join("scenarios")).unwrap_or_default();
+        let mut out = Vec::new();
+        let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+            if path.extension().is_some_and(|x| x == "toml") {
+                let s = Scenario::load(&path).map_err(|e| e.to_string())?;
+                if s.budgets != Default::default() {
+                    out.push(path);
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// `baseline [SCENARIO…] [--check]`.
+    fn baseline(scenarios: Vec<PathBuf>, check: bool, dir: &Path, reports: &Path, quiet: bool) -> u8 {
+        let scenarios = if scenarios.is_empty() {
+            match budgeted_scenarios() {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("kubesim-sim: {e}");
+                    return EXIT_BAD_SCENARIO;
+                }
+            }
+        } else {
+            scenarios
+        };
+        let mut worst = EXIT_PASS;
+        for path in scenarios {
+            let s = match load(Some(&path)) {
+                Ok(s) => s,
+                Err(_) => return EXIT_BAD_SCENARIO,
+            };
+            let mut runs = Vec::new();
+            let mut code = EXIT_PASS;
+            for &seed in &s.baseline.seeds {
+                let (c, report) = one_report(&s, seed, false, reports, quiet);
+                if rank(c) > rank(code) {
+                    code = c;
+                }
+                runs.extend(report);
+            }
+            let file = Baseline::path(dir, &s.name);
+            if check {
+                let base = match Runs::load(&file) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        eprintln!(
+                            "kubesim-sim: no baseline for {} ({e}); make one with `cargo sim baseline {}`",
+                            s.name,
+                            path.display()
+                        );
+                        if rank(EXIT_ERROR) > rank(worst) {
+                            worst = EXIT_ERROR;
+                        }
+                        continue;
+                    }
+                };
+                let new = Runs::from_reports(format!("{} seeds {:?}", s.name, s.baseline.seeds), &runs);
+                let c = baseline::compare(&base, &new, s.baseline.tolerance_pct);
+                println!("baseline {} → this build:", file.display());
+                print!("{}", c.table());
+                let changed = c.changes();
+                if !changed.is_empty() && code == EXIT_PASS {
+                    let names: Vec<String> = changed
+                        .iter()
+                        .map(|r| {
+                            let v = |x: Option<f64>| x.map_or_else(|| "-".to_owned(), |x| x.to_string());
+                            format!("{} {} → {}", r.metric, v(r.base), v(r.new))
+                        })
+                        .collect();
+                    println!(
+                        "baseline {}: unexplained change beyond {}%: {}. If intended, refresh it with \
+                         `cargo sim baseline {}` and commit the file.",
+                        s.name,
+                        s.baseline.tolerance_pct,
+                        names.join("; "),
+                        path.display()
+                    );
+                    code = EXIT_BASELINE;
+                }
+            } else if code == EXIT_PASS {
+                let b = Baseline::from_reports(&s, &runs);
+                let old = Runs::load(&file).ok();
+                let written = std::fs::create_dir_all(dir).and_then(|()| {
+                    std::fs::write(&file, serde_json::to_string_pretty(&b).unwrap_or_default() + "\n")
+                });
+                if let Err(e) = written {
+                    eprintln!("kubesim-sim: writing {}: {e}", file.display());
+                    return EXIT_ERROR;
+                }
+                if let Some(old) = old {
+                    let new = Runs::from_reports(file.display().to_string(), &runs);
+                    print!("{}", baseline::compare(&old, &new, s.baseline.tolerance_pct).table());
+                }
+                println!("baseline {}: wrote {} ({} seeds)", s.name, file.display(), runs.len());
+            } else {
+                println!("baseline {}: not written: a pinned seed did not pass (exit {code})", s.name);
+            }
+            if rank(code) > rank(worst) {
+                worst = code;
+            }
+        }
+        worst
     }
 
     fn rank(code: u8) -> u8 {
         match code {
             EXIT_PASS => 0,
-            EXIT_DETERMINISM => 5,
-            harness::EXIT_SAFETY => 4,
-            harness::EXIT_LIVENESS => 3,
-            harness::EXIT_BUDGET => 2,
+            EXIT_DETERMINISM => 6,
+            harness::EXIT_SAFETY => 5,
+            harness::EXIT_LIVENESS => 4,
+            harness::EXIT_BUDGET => 3,
+            EXIT_BASELINE => 2,
             _ => 1,
         }
     }
@@ -290,6 +476,10 @@ mod cli {
                     }
                 }
             }
+            Command::Compare { base, new, tolerance, strict } => compare(&base, &new, tolerance, strict),
+            Command::Baseline { scenarios, check, baselines } => {
+                baseline(scenarios, check, &baselines, &cli.report_dir, cli.quiet)
+            }
             Command::Replay { report } => {
                 let r = match Report::read(&report) {
                     Ok(r) => r,
@@ -317,6 +507,10 @@ mod cli {
         ExitCode::from(code)
     }
 }
+
+/// Not glibc's malloc: see sim/Cargo.toml.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[cfg(madsim)]
 fn main() -> std::process::ExitCode {

@@ -30,6 +30,8 @@ pub struct Scenario {
     pub checks: Checks,
     /// Limits on the run's metrics, in simulated time.
     pub budgets: Budgets,
+    /// Pinned seeds and the tolerance for comparing runs with the committed baseline.
+    pub baseline: BaselineSpec,
 }
 
 impl Default for Scenario {
@@ -45,6 +47,7 @@ impl Default for Scenario {
             faults: Faults::default(),
             checks: Checks::default(),
             budgets: Budgets::default(),
+            baseline: BaselineSpec::default(),
         }
     }
 }
@@ -362,6 +365,8 @@ pub struct Budgets {
     pub pod_startup_p99_ms: Option<f64>,
     /// Mutating API requests p99, ms.
     pub mutating_p99_ms: Option<f64>,
+    /// Mutating API requests p50, ms (the typical write: moves with the store's service time).
+    pub mutating_p50_ms: Option<f64>,
     /// Single-object reads (GET) p99, ms.
     pub get_p99_ms: Option<f64>,
     /// Watch latency (commit → delivery) p99, ms.
@@ -382,12 +387,31 @@ impl Budgets {
         };
         at_most("pod_startup_p99_ms", m.pod_startup.p99_ms, self.pod_startup_p99_ms);
         at_most("mutating_p99_ms", api("mutating"), self.mutating_p99_ms);
+        let p50 = m.api_latency.get("mutating").map_or(0.0, |p| p.p50_ms);
+        at_most("mutating_p50_ms", p50, self.mutating_p50_ms);
         at_most("get_p99_ms", api("get"), self.get_p99_ms);
         at_most("watch_p99_ms", m.watch_latency.p99_ms, self.watch_p99_ms);
         if let Some(b) = self.min_pods_per_s {
             out.push(("min_pods_per_s", m.pods_per_s, b, m.pods_per_s < b));
         }
         out
+    }
+}
+
+/// How runs of this scenario are compared with reports/baselines/<name>.json.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BaselineSpec {
+    /// The seeds a baseline is made of (and the test command re-runs).
+    pub seeds: Vec<u64>,
+    /// A metric that moves by more than this percentage (and by more than a small absolute floor)
+    /// is a change; in the worse direction, a regression.
+    pub tolerance_pct: f64,
+}
+
+impl Default for BaselineSpec {
+    fn default() -> Self {
+        BaselineSpec { seeds: vec![1, 2, 3], tolerance_pct: 10.0 }
     }
 }
 
@@ -528,6 +552,7 @@ impl Scenario {
         for (name, v) in [
             ("pod_startup_p99_ms", b.pod_startup_p99_ms),
             ("mutating_p99_ms", b.mutating_p99_ms),
+            ("mutating_p50_ms", b.mutating_p50_ms),
             ("get_p99_ms", b.get_p99_ms),
             ("watch_p99_ms", b.watch_p99_ms),
             ("min_pods_per_s", b.min_pods_per_s),
@@ -535,6 +560,13 @@ impl Scenario {
             if v.is_some_and(|v| !(v > 0.0 && v.is_finite())) {
                 return bad(&format!("budgets.{name}"), "must be a positive number".into());
             }
+        }
+        let tolerance = self.baseline.tolerance_pct;
+        if !(tolerance >= 0.0 && tolerance.is_finite()) {
+            return bad("baseline.tolerance_pct", "must be a percentage ≥ 0".into());
+        }
+        if self.baseline.seeds.is_empty() {
+            return bad("baseline.seeds", "at least one seed is needed".into());
         }
         if self.checks.max_duration_s <= 0.0 || self.checks.liveness_deadline_s <= 0.0 {
             return bad("checks", "max_duration_s and liveness_deadline_s must be > 0".into());
