@@ -7,6 +7,8 @@
 
 pub mod server;
 
+pub mod auth;
+
 pub mod client;
 
 pub mod agents;

@@ -168,7 +168,18 @@ mod real {
         /// token authentication.
         #[arg(long)]
         token_auth_file: Option<PathBuf>,
-        /// Ordered list of plug-ins to do authorization on secure port (AlwaysAllow, AlwaysDeny).
+        /// If set, any request presenting a client certificate signed by one of the authorities in
+        /// the client-ca-file is authenticated with an identity corresponding to the CommonName of
+        /// the client certificate (its Organizations are the groups).
+        #[arg(long)]
+        client_ca_file: Option<PathBuf>,
+        /// Enables anonymous requests to the secure port of the API server. Requests that are not
+        /// rejected by another authentication method are treated as anonymous requests (user
+        /// system:anonymous, group system:unauthenticated).
+        #[arg(long, default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+        anonymous_auth: bool,
+        /// Ordered list of plug-ins to do authorization on secure port: AlwaysAllow, AlwaysDeny,
+        /// Node, RBAC. Default AlwaysAllow (as kube-apiserver's flag); clusters run Node,RBAC.
         #[arg(long, value_delimiter = ',', default_value = "AlwaysAllow")]
         authorization_mode: Vec<String>,
         /// Enable watch caching in the apiserver.
@@ -267,13 +278,8 @@ mod real {
     }
 
     async fn apiserver(args: ApiserverArgs) -> Result<(), String> {
-        for mode in &args.authorization_mode {
-            if !matches!(mode.as_str(), "AlwaysAllow" | "AlwaysDeny") {
-                return Err(format!(
-                    "--authorization-mode {mode:?} is not supported yet (AlwaysAllow, AlwaysDeny)"
-                ));
-            }
-        }
+        kubesim::auth::parse_modes(&args.authorization_mode)
+            .map_err(|e| format!("--authorization-mode: {e}"))?;
         let tokens = match &args.token_auth_file {
             Some(path) => {
                 let text =
@@ -289,13 +295,14 @@ mod real {
             (None, None) => tls::self_signed(&args.cert_dir)?,
             _ => return Err("--tls-cert-file and --tls-private-key-file must be given together".into()),
         };
-        let tls_config = tls::server_config(&cert)?;
+        let tls_config = tls::server_config_with_client_ca(&cert, args.client_ca_file.as_deref())?;
         let storage = storage(&args).await?;
         let mut config = ApiServerConfig {
             max_requests_inflight: args.max_requests_inflight,
             max_mutating_requests_inflight: args.max_mutating_requests_inflight,
             event_ttl: args.event_ttl,
             authorization_modes: args.authorization_mode.clone(),
+            anonymous_auth: args.anonymous_auth,
             min_request_timeout: Duration::from_secs(args.min_request_timeout),
             ..ApiServerConfig::default()
         };

@@ -720,7 +720,12 @@ pub struct NodeSampler {
 
 impl NodeSampler {
     /// Selects a node for `pod` among `nodes` (in a stable order).
-    pub fn select<'a, I>(&mut self, pod: &PodRequest, nodes: I, rng: &mut ChaCha8Rng) -> Result<String, FitError>
+    pub fn select<'a, I>(
+        &mut self,
+        pod: &PodRequest,
+        nodes: I,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<String, FitError>
     where
         I: ExactSizeIterator<Item = &'a NodeInfo> + Clone,
     {

@@ -1,28 +1,25 @@
-//! Authentication: static bearer tokens (--token-auth-file, kube-apiserver's CSV format) and
-//! anonymous requests. Client certificates and the rest arrive with issue #7.
+//! Authentication: static bearer tokens (--token-auth-file, kube-apiserver's CSV format), the
+//! client-certificate identity handed over by the TLS edge, and anonymous requests.
 
 use std::collections::BTreeMap;
 
-/// Who made a request.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UserInfo {
-    /// User name.
-    pub name: String,
-    /// UID.
-    pub uid: String,
-    /// Groups, including `system:authenticated` or `system:unauthenticated`.
-    pub groups: Vec<String>,
-}
+pub use crate::auth::user::UserInfo;
 
-impl UserInfo {
-    /// `system:anonymous` in `system:unauthenticated`.
-    pub fn anonymous() -> UserInfo {
-        UserInfo {
-            name: "system:anonymous".into(),
-            uid: String::new(),
-            groups: vec!["system:unauthenticated".into()],
-        }
-    }
+/// What the TLS edge learned from a client certificate verified against --client-ca-file; it
+/// travels to [`ApiServer::handle`](super::ApiServer::handle) as a request extension. Absent when
+/// the client sent none (and always on the plain-HTTP edge).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientCertificate(pub Result<UserInfo, CertError>);
+
+/// Why a verified client certificate names no user.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CertError {
+    /// kube requires a CommonName.
+    #[error("the client certificate has no common name")]
+    EmptyCommonName,
+    /// Not parsable as X.509.
+    #[error("the client certificate cannot be parsed: {0}")]
+    Unparsable(String),
 }
 
 /// The result of authenticating a request.
@@ -63,15 +60,12 @@ impl TokenAuthenticator {
             if fields[0].is_empty() {
                 return Err(format!("token file line {}: empty token", n + 1));
             }
-            let mut groups: Vec<String> = fields
+            let groups: Vec<String> = fields
                 .get(3)
                 .map(|g| g.split(',').map(str::trim).filter(|g| !g.is_empty()).map(str::to_owned).collect())
                 .unwrap_or_default();
-            groups.push("system:authenticated".into());
-            tokens.insert(
-                fields[0].clone(),
-                UserInfo { name: fields[1].clone(), uid: fields[2].clone(), groups },
-            );
+            // A later line with the same token replaces an earlier one, as in kube.
+            tokens.insert(fields[0].clone(), UserInfo::authenticated(&fields[1], &fields[2], groups));
         }
         Ok(TokenAuthenticator { tokens })
     }
@@ -81,7 +75,12 @@ impl TokenAuthenticator {
         let Some(header) = authorization else { return Authenticated::Anonymous };
         // Only bearer tokens are ours to judge; other schemes fall through to anonymous, as with
         // kube-apiserver's bearer-token authenticator.
-        let Some(token) = header.strip_prefix("Bearer ") else { return Authenticated::Anonymous };
+        let Some((scheme, token)) = header.trim_start().split_once(' ') else {
+            return Authenticated::Anonymous;
+        };
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Authenticated::Anonymous;
+        }
         let token = token.trim();
         if token.is_empty() {
             return Authenticated::Rejected;
@@ -130,6 +129,17 @@ mod tests {
         }
         assert_eq!(auth.authenticate(Some("Bearer nope")), Authenticated::Rejected);
         assert_eq!(auth.authenticate(None), Authenticated::Anonymous);
+        assert_eq!(
+            auth.authenticate(Some("bearer t2")),
+            Authenticated::User(UserInfo::authenticated("bob", "2", vec![]))
+        );
+        assert_eq!(auth.authenticate(Some("Basic YTpi")), Authenticated::Anonymous);
         assert!(TokenAuthenticator::parse("only,two\n").is_err());
+        // The node identity of kube's docs, with the extra columns kube ignores.
+        let nodes = TokenAuthenticator::parse("tn,system:node:a,n1,\"system:nodes\",extra\n").unwrap();
+        match nodes.authenticate(Some("Bearer tn")) {
+            Authenticated::User(u) => assert_eq!(u.node_name(), Some("a")),
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -30,7 +30,10 @@ pub async fn serve_tls(
                 }
                 Err(_) => return,
             };
-            serve_connection(server, stream, peer).await;
+            // The handshake verified any client certificate against --client-ca-file; its
+            // identity rides along with every request of this connection.
+            let identity = crate::auth::x509::peer_identity(stream.get_ref().1.peer_certificates());
+            serve_connection(server, stream, peer, identity).await;
         });
     }
 }

@@ -32,7 +32,9 @@ use crate::api::{discovery, openapi, table};
 use crate::registry::{list_json, Registry, RegistryConfig};
 use crate::storage::Storage;
 
-use self::authn::{Authenticated, TokenAuthenticator, UserInfo};
+use crate::auth::{self, Authorizer, Decision};
+
+use self::authn::{Authenticated, ClientCertificate, TokenAuthenticator, UserInfo};
 use self::metrics::Metrics;
 
 /// The response body: bytes, streamed for watches.
@@ -52,9 +54,14 @@ pub struct ApiServerConfig {
     pub min_request_timeout: Duration,
     /// How long Events live (--event-ttl). Default 1 h.
     pub event_ttl: Duration,
-    /// Authorization modes (--authorization-mode). Only AlwaysAllow and AlwaysDeny are
-    /// implemented so far (Node and RBAC: issue #7).
+    /// Authorization modes (--authorization-mode), in order: AlwaysAllow, AlwaysDeny, Node, RBAC.
+    /// Default AlwaysAllow (kube-apiserver's flag default too; real clusters run `Node,RBAC`).
+    /// With RBAC the default roles and bindings are created at start. An unknown mode is left out
+    /// (so it never allows anything).
     pub authorization_modes: Vec<String>,
+    /// Requests without credentials are `system:anonymous` (--anonymous-auth). Default true; when
+    /// false they get 401.
+    pub anonymous_auth: bool,
     /// Registry and watch cache options.
     pub registry: RegistryConfig,
     /// The version string /version reports.
@@ -70,6 +77,7 @@ impl Default for ApiServerConfig {
             min_request_timeout: Duration::from_secs(1800),
             event_ttl: Duration::from_secs(3600),
             authorization_modes: vec!["AlwaysAllow".into()],
+            anonymous_auth: true,
             registry: RegistryConfig::default(),
             git_version: format!("v1.34.0-kubesim.{}", env!("CARGO_PKG_VERSION")),
         }
@@ -79,18 +87,12 @@ impl Default for ApiServerConfig {
 /// How often terminating namespaces are looked at (the namespace controller's loop).
 pub const NAMESPACE_SYNC_PERIOD: Duration = Duration::from_secs(1);
 
-/// A request's identity and verb, for authorization.
-#[derive(Debug)]
-struct Attributes<'a> {
-    user: &'a UserInfo,
-    info: &'a RequestInfo,
-}
-
 /// The API server core.
 pub struct ApiServer {
     registry: Registry,
     config: ApiServerConfig,
     tokens: TokenAuthenticator,
+    authorizer: Authorizer,
     readonly: Semaphore,
     mutating: Semaphore,
     metrics: Metrics,
@@ -177,8 +179,20 @@ impl ApiServer {
     ) -> Arc<Self> {
         let registry = Registry::new(storage, config.registry.clone());
         registry.start();
+        let modes = config
+            .authorization_modes
+            .iter()
+            .filter_map(|m| match m.parse::<auth::Mode>() {
+                Ok(mode) => Some(mode),
+                Err(e) => {
+                    tracing::error!(error = %e, "authorization mode left out");
+                    None
+                }
+            })
+            .collect();
         let server = Arc::new(ApiServer {
             registry,
+            authorizer: Authorizer::new(modes),
             readonly: Semaphore::new(config.max_requests_inflight.max(1)),
             mutating: Semaphore::new(config.max_mutating_requests_inflight.max(1)),
             config,
@@ -193,7 +207,20 @@ impl ApiServer {
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }
+            // Only with RBAC on, so that servers without it (the simulation) store nothing more.
+            if let Some(index) = bootstrap.authorizer.rbac() {
+                while let Err(e) = auth::bootstrap_policy::ensure(&bootstrap.registry).await {
+                    tracing::warn!(error = %e, "creating the default RBAC policy failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+                index.mark_bootstrapped();
+            }
         });
+        if let Some(index) = server.authorizer.rbac().cloned() {
+            let follower = server.clone();
+            tokio::spawn(async move { index.follow(&follower.registry).await });
+        }
         let controller = server.clone();
         tokio::spawn(async move {
             loop {
@@ -222,9 +249,13 @@ impl ApiServer {
         &self.registry
     }
 
-    /// Waits until the caches are loaded.
+    /// Waits until the caches (and, with RBAC, the default policy and its index) are loaded.
     pub async fn wait_ready(&self) -> Result<(), ApiError> {
-        self.registry.wait_ready().await
+        self.registry.wait_ready().await?;
+        if let Some(index) = self.authorizer.rbac() {
+            index.wait_synced().await;
+        }
+        Ok(())
     }
 
     /// The metrics.
@@ -245,7 +276,7 @@ impl ApiServer {
         };
         let response = match self.authenticate(&req) {
             Err(e) => error_response(&e),
-            Ok(user) => match self.authorize(&Attributes { user: &user, info: &info }) {
+            Ok(user) => match self.authorize(&user, &info, query_of(&req)).await {
                 Err(e) => error_response(&e),
                 Ok(()) => match &info {
                     RequestInfo::NonResource { path, .. } => self.non_resource(&req, path).await,
@@ -259,65 +290,106 @@ impl ApiServer {
         response
     }
 
+    /// kube's union of authenticators: a verified client certificate, else a bearer token (a
+    /// bad one is 401, never anonymous), else anonymous when --anonymous-auth allows it.
     fn authenticate(&self, req: &Request<Bytes>) -> Result<UserInfo, ApiError> {
+        let cert = req.extensions().get::<ClientCertificate>();
+        if let Some(ClientCertificate(Ok(user))) = cert {
+            return Ok(user.clone());
+        }
         let header = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
         match self.tokens.authenticate(header) {
             Authenticated::User(u) => Ok(u),
-            Authenticated::Anonymous => Ok(UserInfo::anonymous()),
             Authenticated::Rejected => Err(ApiError::Unauthorized),
+            // A certificate that names no user is a failed credential, like a bad token.
+            Authenticated::Anonymous if cert.is_some() => Err(ApiError::Unauthorized),
+            Authenticated::Anonymous if self.config.anonymous_auth => Ok(UserInfo::anonymous()),
+            Authenticated::Anonymous => Err(ApiError::Unauthorized),
         }
     }
 
-    fn authorize(&self, a: &Attributes<'_>) -> Result<(), ApiError> {
-        let mut reason = "";
-        for mode in &self.config.authorization_modes {
-            match mode.as_str() {
-                "AlwaysAllow" => return Ok(()),
-                "AlwaysDeny" => {
-                    reason = "Everything is forbidden.";
-                    break;
-                }
-                _ => continue,
-            }
-        }
-        let suffix = if reason.is_empty() { String::new() } else { format!(": {reason}") };
-        let user = &a.user.name;
-        let r = match a.info {
-            RequestInfo::Resource(r) => r,
-            RequestInfo::NonResource { verb, path } => {
-                return Err(ApiError::Forbidden {
-                    resource: String::new(),
-                    name: String::new(),
-                    message: format!("forbidden: User \"{user}\" cannot {verb} path \"{path}\"{suffix}"),
-                });
+    /// The spec.nodeName of a pod, for the Node authorizer: from the watch cache (kube's node
+    /// authorizer also reads an informer-fed graph), from storage without one.
+    async fn pod_node(&self, namespace: &str, name: &str) -> Option<String> {
+        let pods = resources::find("", "v1", "pods")?;
+        let key = pods.storage_key(Some(namespace), name);
+        let node = match self.registry.cache(pods) {
+            Some(cache) => cache.get(&key)?.fields.get("spec.nodeName").cloned(),
+            None => {
+                let kv = self.registry.storage().get(&key, None).await.ok()?;
+                let pod = crate::api::object::decode_stored(&kv.value, kv.mod_revision).ok()?;
+                pod["spec"]["nodeName"].as_str().map(str::to_owned)
             }
         };
-        // kube-apiserver's shape (responsewriters/errors.go): `pods "x" is forbidden: User "u"
-        // cannot get resource "pods" in API group "" in the namespace "ns": <reason>`.
-        let full = match &r.subresource {
-            Some(sub) => format!("{}/{sub}", r.resource),
-            None => r.resource.clone(),
-        };
-        let qualified_resource = crate::api::status::qualified(&r.resource, &r.group);
-        let subject = match &r.name {
-            Some(n) => format!("{qualified_resource} \"{n}\""),
-            None => qualified_resource.clone(),
-        };
-        let scope = match &r.namespace {
-            Some(ns) => format!("in the namespace \"{ns}\""),
-            None => "at the cluster scope".into(),
-        };
-        Err(ApiError::Forbidden {
-            resource: qualified_resource,
-            name: r.name.clone().unwrap_or_default(),
-            message: format!(
-                "{subject} is forbidden: User \"{user}\" cannot {} resource \"{full}\" in API group \"{}\" {scope}{suffix}",
-                r.verb.as_str(),
-                r.group
-            ),
-        })
+        node.filter(|n| !n.is_empty())
     }
 
+    async fn authorize(
+        &self,
+        user: &UserInfo,
+        info: &RequestInfo,
+        query: Option<&str>,
+    ) -> Result<(), ApiError> {
+        let pod_node = match self.authorizer.pod_needed(user, info) {
+            Some((ns, name)) => self.pod_node(ns, name).await,
+            None => None,
+        };
+        let fields = match info {
+            RequestInfo::Resource(r) if matches!(r.verb, Verb::List | Verb::Watch) => {
+                auth::field_selector(query)
+            }
+            _ => None,
+        };
+        let attributes =
+            auth::Attributes { user, info, fields: fields.as_ref(), pod_node: pod_node.as_deref() };
+        let reason = match self.authorizer.authorize(&attributes) {
+            Decision::Allow => return Ok(()),
+            Decision::Deny(reason) | Decision::NoOpinion(reason) => reason,
+        };
+        Err(forbidden(user, info, &reason))
+    }
+}
+
+/// 403 in kube-apiserver's shape (responsewriters/errors.go): `pods "x" is forbidden: User "u"
+/// cannot get resource "pods" in API group "" in the namespace "ns": <reason>`.
+fn forbidden(user: &UserInfo, info: &RequestInfo, reason: &str) -> ApiError {
+    let suffix = if reason.is_empty() { String::new() } else { format!(": {reason}") };
+    let user = &user.name;
+    let r = match info {
+        RequestInfo::Resource(r) => r,
+        RequestInfo::NonResource { verb, path } => {
+            return ApiError::Forbidden {
+                resource: String::new(),
+                name: String::new(),
+                message: format!("forbidden: User \"{user}\" cannot {verb} path \"{path}\"{suffix}"),
+            };
+        }
+    };
+    let full = match &r.subresource {
+        Some(sub) => format!("{}/{sub}", r.resource),
+        None => r.resource.clone(),
+    };
+    let qualified_resource = crate::api::status::qualified(&r.resource, &r.group);
+    let subject = match &r.name {
+        Some(n) => format!("{qualified_resource} \"{n}\""),
+        None => qualified_resource.clone(),
+    };
+    let scope = match auth::namespace_of(r) {
+        Some(ns) => format!("in the namespace \"{ns}\""),
+        None => "at the cluster scope".into(),
+    };
+    ApiError::Forbidden {
+        resource: qualified_resource,
+        name: r.name.clone().unwrap_or_default(),
+        message: format!(
+            "{subject} is forbidden: User \"{user}\" cannot {} resource \"{full}\" in API group \"{}\" {scope}{suffix}",
+            r.verb.as_str(),
+            r.group
+        ),
+    }
+}
+
+impl ApiServer {
     /// The in-flight limits: watches are not counted (long-running), as in kube-apiserver.
     async fn limited(&self, req: &Request<Bytes>, r: &ResourceRequest) -> Response<Body> {
         if r.verb == Verb::Watch {

@@ -16,6 +16,7 @@ use hyper::rt::{Sleep, Timer};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 
+use super::authn::ClientCertificate;
 use super::{error_response, ApiServer, Body};
 use crate::api::status::ApiError;
 use crate::client::NoEmptyFlush;
@@ -85,13 +86,21 @@ pub(crate) async fn accept(listener: &tokio::net::TcpListener) -> (tokio::net::T
     }
 }
 
-/// Serves HTTP/1.1 on one connection (plain or TLS) until it ends.
-pub(crate) async fn serve_connection<I>(server: Arc<ApiServer>, io: I, peer: SocketAddr)
-where
+/// Serves HTTP/1.1 on one connection (plain or TLS) until it ends. `identity` is what the
+/// connection's client certificate says (TLS only); each request carries it as an extension.
+pub(crate) async fn serve_connection<I>(
+    server: Arc<ApiServer>,
+    io: I,
+    peer: SocketAddr,
+    identity: Option<ClientCertificate>,
+) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let service = service_fn(move |req| {
+    let service = service_fn(move |mut req: http::Request<Incoming>| {
         let server = server.clone();
+        if let Some(identity) = &identity {
+            req.extensions_mut().insert(identity.clone());
+        }
         async move { Ok::<_, std::convert::Infallible>(serve_request(server, req).await) }
     });
     let conn = hyper::server::conn::http1::Builder::new()
@@ -108,6 +117,6 @@ where
 pub async fn serve_plain(server: Arc<ApiServer>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
     loop {
         let (tcp, peer) = accept(&listener).await;
-        tokio::spawn(serve_connection(server.clone(), NoEmptyFlush::new(tcp), peer));
+        tokio::spawn(serve_connection(server.clone(), NoEmptyFlush::new(tcp), peer, None));
     }
 }

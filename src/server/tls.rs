@@ -52,17 +52,41 @@ pub fn self_signed(dir: &Path) -> Result<ServingCert, String> {
     Ok(ServingCert { cert_file, key_file, ca_file: Some(ca_file) })
 }
 
-/// A rustls server config for the certificate (HTTP/1.1 via ALPN).
+/// A rustls server config for the certificate (HTTP/1.1 via ALPN), without client certificates.
 pub fn server_config(cert: &ServingCert) -> Result<Arc<rustls::ServerConfig>, String> {
+    server_config_with_client_ca(cert, None)
+}
+
+/// A rustls server config for the certificate that, given a CA bundle (--client-ca-file), also
+/// asks for client certificates and verifies them against it. The certificate stays optional, as
+/// in kube-apiserver, so token and anonymous requests still work; one from another CA fails the
+/// handshake.
+pub fn server_config_with_client_ca(
+    cert: &ServingCert,
+    client_ca_file: Option<&Path>,
+) -> Result<Arc<rustls::ServerConfig>, String> {
     let certs = read_certs(&cert.cert_file)?;
     let key = read_key(&cert.key_file)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| format!("serving certificate: {e}"))?;
+        .map_err(|e| e.to_string())?;
+    let builder = match client_ca_file {
+        None => builder.with_no_client_auth(),
+        Some(path) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for ca in read_certs(path)? {
+                roots.add(ca).map_err(|e| format!("client CA {}: {e}", path.display()))?;
+            }
+            let verifier =
+                rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                    .allow_unauthenticated()
+                    .build()
+                    .map_err(|e| format!("client CA {}: {e}", path.display()))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let mut config = builder.with_single_cert(certs, key).map_err(|e| format!("serving certificate: {e}"))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }

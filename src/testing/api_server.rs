@@ -12,6 +12,15 @@ use crate::storage::Storage;
 /// The admin token the test server accepts (user `admin` in `system:masters`).
 pub const TEST_ADMIN_TOKEN: &str = "kubesim-test-admin";
 
+/// Authentication options of a test server beyond the admin token.
+#[derive(Clone, Debug, Default)]
+pub struct TestAuth {
+    /// More token-file lines (`token,user,uid,"group1,group2"`).
+    pub token_lines: String,
+    /// A CA bundle to verify client certificates against (--client-ca-file).
+    pub client_ca_file: Option<std::path::PathBuf>,
+}
+
 /// A running in-process API server.
 pub struct TestApiServer {
     /// The core (for in-process calls and inspection).
@@ -33,11 +42,24 @@ impl Drop for TestApiServer {
 impl TestApiServer {
     /// Starts a server over `storage` and waits until it serves the default namespace.
     pub async fn start(storage: Arc<dyn Storage>, config: ApiServerConfig) -> TestApiServer {
+        Self::start_with_auth(storage, config, &TestAuth::default()).await
+    }
+
+    /// Starts a server with more tokens and, optionally, client certificates.
+    pub async fn start_with_auth(
+        storage: Arc<dyn Storage>,
+        config: ApiServerConfig,
+        auth: &TestAuth,
+    ) -> TestApiServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let cert = tls::self_signed(dir.path()).expect("self-signed certificate");
-        let tls_config = tls::server_config(&cert).expect("rustls config");
-        let tokens = TokenAuthenticator::parse(&format!("{TEST_ADMIN_TOKEN},admin,1,\"system:masters\"\n"))
-            .expect("token file");
+        let tls_config =
+            tls::server_config_with_client_ca(&cert, auth.client_ca_file.as_deref()).expect("rustls config");
+        let tokens = TokenAuthenticator::parse(&format!(
+            "{TEST_ADMIN_TOKEN},admin,1,\"system:masters\"\n{}",
+            auth.token_lines
+        ))
+        .expect("token file");
         let server = ApiServer::new(storage, config, tokens).await;
         server.wait_ready().await.expect("caches ready");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

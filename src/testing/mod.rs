@@ -4,5 +4,5 @@
 mod api_server;
 mod etcd_server;
 
-pub use api_server::{TestApiServer, TEST_ADMIN_TOKEN};
+pub use api_server::{TestApiServer, TestAuth, TEST_ADMIN_TOKEN};
 pub use etcd_server::{etcd_binary, EtcdServer, EtcdServerTls, INSTALL_HINT, PROGRESS_NOTIFY_INTERVAL};
