@@ -9,6 +9,8 @@ pub mod server;
 
 pub mod auth;
 
+pub mod admission;
+
 pub mod client;
 
 pub mod agents;
@@ -18,6 +20,10 @@ pub mod registry;
 pub mod watch;
 
 pub mod storage;
+
+pub mod encryption;
+
+pub mod audit;
 
 #[cfg(not(madsim))]
 pub mod load;

@@ -34,9 +34,9 @@ mod real {
     #[derive(Subcommand, Debug)]
     enum Command {
         /// Run the API server (flags as kube-apiserver's).
-        Apiserver(ApiserverArgs),
+        Apiserver(Box<ApiserverArgs>),
         /// Load any Kubernetes API server with fake nodes, a scheduler and pods, and report.
-        Load(LoadArgs),
+        Load(Box<LoadArgs>),
     }
 
     /// Parses `min,max` milliseconds.
@@ -201,6 +201,36 @@ mod real {
         /// Minimum watch timeout; a watch lasts a random time between this and twice this.
         #[arg(long, default_value_t = 1800)]
         min_request_timeout: u64,
+        /// Admission plugins to enable in addition to the default-on ones (NamespaceLifecycle,
+        /// LimitRanger, NodeRestriction, ResourceQuota), comma separated; order does not matter.
+        #[arg(long, value_delimiter = ',')]
+        enable_admission_plugins: Vec<String>,
+        /// Admission plugins to disable although on by default, comma separated.
+        #[arg(long, value_delimiter = ',')]
+        disable_admission_plugins: Vec<String>,
+        /// If true, allow privileged containers.
+        #[arg(long, default_value_t = false, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+        allow_privileged: bool,
+        /// The file with the configuration for encryption providers (an EncryptionConfiguration,
+        /// apiserver.config.k8s.io/v1) used to store secrets (and other resources) in etcd.
+        #[arg(long)]
+        encryption_provider_config: Option<PathBuf>,
+        /// If set, all requests coming to the apiserver will be logged to this file. '-' means
+        /// standard out.
+        #[arg(long)]
+        audit_log_path: Option<String>,
+        /// The maximum size in megabytes of the audit log file before it gets rotated (0: 100).
+        #[arg(long, default_value_t = 0)]
+        audit_log_maxsize: u64,
+        /// The maximum number of old audit log files to retain (0: all).
+        #[arg(long, default_value_t = 0)]
+        audit_log_maxbackup: usize,
+        /// The maximum number of days to retain old audit log files (0: no limit).
+        #[arg(long, default_value_t = 0)]
+        audit_log_maxage: u64,
+        /// Path to the file that defines the audit policy configuration.
+        #[arg(long)]
+        audit_policy_file: Option<PathBuf>,
     }
 
     pub fn main() {
@@ -208,8 +238,8 @@ mod real {
         let runtime =
             tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
         let result = match cli.command {
-            Command::Apiserver(args) => runtime.block_on(apiserver(args)),
-            Command::Load(args) => runtime.block_on(load(args)),
+            Command::Apiserver(args) => runtime.block_on(apiserver(*args)),
+            Command::Load(args) => runtime.block_on(load(*args)),
         };
         if let Err(e) = result {
             eprintln!("kubesim: {e}");
@@ -307,6 +337,30 @@ mod real {
             ..ApiServerConfig::default()
         };
         config.registry.watch_cache = args.watch_cache;
+        config.registry.admission = kubesim::admission::AdmissionConfig {
+            plugins: kubesim::admission::AdmissionConfig::from_flags(
+                &args.enable_admission_plugins,
+                &args.disable_admission_plugins,
+            )
+            .map_err(|e| format!("admission plugins: {e}"))?,
+            allow_privileged: args.allow_privileged,
+        };
+        // As kube-apiserver: auditing needs both a policy and a log path.
+        if let (Some(policy), Some(path)) = (&args.audit_policy_file, &args.audit_log_path) {
+            let rotation = kubesim::audit::Rotation {
+                max_size_bytes: args.audit_log_maxsize * kubesim::audit::MEGABYTE,
+                max_backups: args.audit_log_maxbackup,
+                max_age: Duration::from_secs(args.audit_log_maxage * 24 * 3600),
+            };
+            let auditor = kubesim::audit::Auditor::from_flags(policy, path, rotation)
+                .map_err(|e| format!("audit: {e}"))?;
+            config.audit = Some(Arc::new(auditor));
+        }
+        if let Some(path) = &args.encryption_provider_config {
+            let encryption = kubesim::encryption::Encryption::from_file(path)
+                .map_err(|e| format!("--encryption-provider-config: {e}"))?;
+            config.registry.encryption = Some(Arc::new(encryption.with_key_prefix(&args.etcd_prefix)));
+        }
         for entry in &args.watch_cache_sizes {
             let (resource, size) = entry
                 .split_once('#')

@@ -314,6 +314,12 @@ pub fn column_definitions(resource: &Resource) -> Value {
             col("Container-Runtime", "string", "", "ContainerRuntime Version reported by the node through runtime remote API (e.g. containerd://1.4.2).", 1),
         ],
         "Namespace" => vec![name_col(), col("Status", "string", "", "The status of the namespace", 0), age_col()],
+        "Secret" => vec![
+            name_col(),
+            col("Type", "string", "", "Used to facilitate programmatic handling of secret data.", 0),
+            col("Data", "string", "", "Data contains the secret data. Each key must consist of alphanumeric characters, '-', '_' or '.'.", 0),
+            age_col(),
+        ],
         "ConfigMap" => vec![
             name_col(),
             col("Data", "string", "", "Data contains the configuration data. Each key must consist of alphanumeric characters, '-', '_' or '.'.", 0),
@@ -368,6 +374,10 @@ fn cells(resource: &Resource, obj: &Value, now: i64) -> (Vec<Value>, Option<Valu
         "Pod" => pod_cells(obj, now),
         "Node" => (node_cells(obj, now), None),
         "Namespace" => (vec![json!(name), json!(s(obj, &["status", "phase"])), json!(age)], None),
+        "Secret" => {
+            let count = at(obj, &["data"]).and_then(Value::as_object).map_or(0, Map::len);
+            (vec![json!(name), json!(s(obj, &["type"])), json!(count), json!(age)], None)
+        }
         "ConfigMap" => {
             let count = |k: &str| at(obj, &[k]).and_then(Value::as_object).map_or(0, Map::len);
             (vec![json!(name), json!(count("data") + count("binaryData")), json!(age)], None)

@@ -654,7 +654,9 @@ impl NameRule {
 /// Scope and name rule of the kinds kubesim validates: `(namespaced, rule)`.
 pub fn kind_info(kind: &str) -> Option<(bool, NameRule)> {
     Some(match kind {
-        "Pod" | "ConfigMap" | "Secret" | "Event" | "Lease" | "Binding" => (true, NameRule::Dns1123Subdomain),
+        "Pod" | "ConfigMap" | "Secret" | "Event" | "Lease" | "Binding" | "LimitRange" | "ResourceQuota" => {
+            (true, NameRule::Dns1123Subdomain)
+        }
         "Role" | "RoleBinding" => (true, NameRule::PathSegment),
         "ClusterRole" | "ClusterRoleBinding" => (false, NameRule::PathSegment),
         "Node" => (false, NameRule::Dns1123Subdomain),

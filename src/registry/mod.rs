@@ -2,6 +2,7 @@
 //! of [`Storage`] and the watch caches. Sans-IO with respect to HTTP: it takes parsed requests and
 //! returns JSON bytes or an [`ApiError`].
 
+mod namespace_controller;
 pub mod strategy;
 
 use std::collections::BTreeMap;
@@ -10,6 +11,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use serde_json::{json, Value};
 
+use crate::admission::{Admission, AdmissionConfig, Attributes, Operation};
 use crate::api::object;
 use crate::api::query::{
     ContinueToken, DeleteQuery, FieldValidation, ReadQuery, ResourceVersion, ResourceVersionMatch, WriteQuery,
@@ -18,6 +20,7 @@ use crate::api::resources::{self, Resource};
 use crate::api::selector::{FieldSelector, LabelSelector};
 use crate::api::status::{qualified, success_status, ApiError, Cause};
 use crate::api::{defaults, patch, validation};
+use crate::auth::user::{UserInfo, MASTERS};
 use crate::storage::{ListOptions, Storage, StorageError};
 use crate::watch::cache::{CachedObject, Filter, Subscription, WatchCache, WatchCacheConfig, WatchStart};
 
@@ -33,6 +36,12 @@ pub struct RegistryConfig {
     /// Per-resource watch-cache history sizes (--watch-cache-sizes `pods#1000`), overriding
     /// `cache.history_max`.
     pub cache_sizes: BTreeMap<String, usize>,
+    /// Encryption at rest (--encryption-provider-config): when set, the store is wrapped so that
+    /// the configured resources are stored encrypted and everything above it sees plaintext.
+    pub encryption: Option<Arc<crate::encryption::Encryption>>,
+    /// Admission plugins (--enable-admission-plugins, --disable-admission-plugins,
+    /// --allow-privileged).
+    pub admission: AdmissionConfig,
 }
 
 impl Default for RegistryConfig {
@@ -42,6 +51,8 @@ impl Default for RegistryConfig {
             cache: WatchCacheConfig::default(),
             update_retries_max: 16,
             cache_sizes: BTreeMap::new(),
+            encryption: None,
+            admission: AdmissionConfig::default(),
         }
     }
 }
@@ -71,6 +82,7 @@ pub struct WatchSetup {
 pub struct Registry {
     storage: Arc<dyn Storage>,
     caches: BTreeMap<(&'static str, &'static str), Arc<WatchCache>>,
+    admission: Admission,
     config: RegistryConfig,
 }
 
@@ -195,6 +207,11 @@ fn generated_name(prefix: &str) -> String {
 impl Registry {
     /// A registry over `storage`; with the watch cache on, call [`start`](Self::start).
     pub fn new(storage: Arc<dyn Storage>, config: RegistryConfig) -> Self {
+        // The one place values are transformed for storage: caches and reads above it see plaintext.
+        let storage: Arc<dyn Storage> = match &config.encryption {
+            Some(e) => Arc::new(crate::encryption::EncryptedStore::new(storage, e.clone())),
+            None => storage,
+        };
         let caches = if config.watch_cache {
             resources::RESOURCES
                 .iter()
@@ -209,7 +226,7 @@ impl Registry {
         } else {
             BTreeMap::new()
         };
-        Registry { storage, caches, config }
+        Registry { storage, caches, admission: Admission::new(config.admission.clone()), config }
     }
 
     /// Starts the caches' reflectors.
@@ -235,6 +252,65 @@ impl Registry {
     /// The cache of a resource, when caching is on.
     pub fn cache(&self, r: &Resource) -> Option<&Arc<WatchCache>> {
         self.caches.get(&(r.group, r.plural))
+    }
+
+    /// One object as stored now (with its resourceVersion), or None.
+    pub async fn stored(
+        &self,
+        r: &Resource,
+        ns: Option<&str>,
+        name: &str,
+    ) -> Result<Option<Value>, ApiError> {
+        match self.read_stored(r, &r.storage_key(ns, name), name).await {
+            Ok((v, _)) => Ok(Some(v)),
+            Err(ApiError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every object of a namespace, from the cache when there is one (for admission lookups).
+    pub async fn objects_in(&self, r: &Resource, ns: &str) -> Result<Vec<Value>, ApiError> {
+        let Some(cache) = self.cache(r) else { return self.objects_in_storage(r, ns).await };
+        let filter = Filter { namespace: Some(ns.to_owned()), ..Filter::default() };
+        let (objects, _) = cache.list(&filter);
+        objects
+            .iter()
+            .map(|o| serde_json::from_slice(&o.json).map_err(|e| ApiError::Internal(e.to_string())))
+            .collect()
+    }
+
+    /// Every object of a namespace, read from storage now (each with its resourceVersion).
+    pub async fn objects_in_storage(&self, r: &Resource, ns: &str) -> Result<Vec<Value>, ApiError> {
+        let list = self
+            .list_from_storage(r, Some(ns), &ReadQuery::default(), &Filter::default(), ResourceVersion::Unset)
+            .await?;
+        list.items
+            .iter()
+            .map(|i| serde_json::from_slice(i).map_err(|e| ApiError::Internal(e.to_string())))
+            .collect()
+    }
+
+    /// Writes `obj` over the stored object if it is still at `obj`'s resourceVersion (for
+    /// controllers inside the server: quota status). Returns false on a conflict.
+    pub async fn replace_stored(
+        &self,
+        r: &Resource,
+        ns: Option<&str>,
+        name: &str,
+        obj: &Value,
+    ) -> Result<bool, ApiError> {
+        let revision = object::meta_str(obj, "resourceVersion").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let key = r.storage_key(ns, name);
+        match self.storage.update(&key, object::encode_for_storage(obj), revision).await {
+            Ok(_) => Ok(true),
+            Err(StorageError::Conflict { .. } | StorageError::NotFound { .. }) => Ok(false),
+            Err(e) => Err(storage_error(r, name, e)),
+        }
+    }
+
+    /// The identity of the server's own writes (kube's loopback client, `system:apiserver`).
+    pub fn system_user() -> UserInfo {
+        UserInfo::authenticated("system:apiserver", "", vec![MASTERS.into()])
     }
 
     async fn read_stored(&self, r: &Resource, key: &str, name: &str) -> Result<(Value, i64), ApiError> {
@@ -413,6 +489,7 @@ impl Registry {
         }
         canonical["apiVersion"] = json!(api_version);
         canonical["kind"] = json!(kind);
+        strategy::convert_wire_only_fields(kind, &mut canonical);
         Ok(canonical)
     }
 
@@ -429,9 +506,21 @@ impl Registry {
         }
     }
 
-    /// POST of a new object. Returns 201 and the object.
+    /// POST of a new object by the server itself.
     pub async fn create(
         &self,
+        r: &Resource,
+        ns: Option<&str>,
+        body: &[u8],
+        wq: &WriteQuery,
+    ) -> Result<Bytes, ApiError> {
+        self.create_as(&Self::system_user(), r, ns, body, wq).await
+    }
+
+    /// POST of a new object by `user`. Returns 201 and the object.
+    pub async fn create_as(
+        &self,
+        user: &UserInfo,
         r: &Resource,
         ns: Option<&str>,
         body: &[u8],
@@ -472,56 +561,47 @@ impl Registry {
         strategy::prepare_for_create(r.kind, &mut obj);
         defaults::apply_defaults(r.kind, &mut obj);
         let name = object::name(&obj).unwrap_or_default().to_owned();
+        let attributes = Attributes {
+            operation: Operation::Create,
+            resource: r,
+            subresource: None,
+            namespace: ns,
+            name: &name,
+            user,
+            dry_run: wq.dry_run,
+        };
+        if self.admission.mutate_create(self, &attributes, &mut obj).await? && r.kind == "Pod" {
+            // Defaulted resources change the QoS class the strategy computed.
+            obj["status"]["qosClass"] = json!(strategy::qos_class(&obj));
+        }
         let errors = validation::validate_create(r.kind, &obj);
         if !errors.is_empty() {
             return Err(Self::invalid(r, &name, &errors));
         }
-        self.admit_create(r, ns).await?;
+        let charge = self.admission.validate_create(self, &attributes, &obj).await?;
+        self.admission.init_quota_status(self, &attributes, &mut obj).await;
         let key = r.storage_key(ns, &name);
         let stored = object::encode_for_storage(&obj);
         if wq.dry_run {
             return Ok(object::with_resource_version(&stored, 0));
         }
-        let revision =
-            self.storage.create(&key, stored.clone()).await.map_err(|e| storage_error(r, &name, e))?;
+        let result = self.storage.create(&key, stored.clone()).await;
+        self.admission.settle(self, charge, result.is_ok()).await;
+        let revision = result.map_err(|e| storage_error(r, &name, e))?;
         Ok(object::with_resource_version(&stored, revision))
-    }
-
-    /// NamespaceLifecycle: no creates in a missing or terminating namespace.
-    async fn admit_create(&self, r: &Resource, ns: Option<&str>) -> Result<(), ApiError> {
-        let Some(ns) = ns.filter(|_| r.namespaced) else { return Ok(()) };
-        let namespaces = resources::find("", "v1", "namespaces").expect("namespaces are served");
-        let key = namespaces.storage_key(None, ns);
-        let phase_of = |v: &Value| v["status"]["phase"].as_str().unwrap_or("Active").to_owned();
-        let phase = match self.cache(namespaces).and_then(|c| c.get(&key)) {
-            Some(o) => serde_json::from_slice::<Value>(&o.json).ok().map(|v| phase_of(&v)),
-            None => match self.storage.get(&key, None).await {
-                Ok(kv) => serde_json::from_slice::<Value>(&kv.value).ok().map(|v| phase_of(&v)),
-                Err(StorageError::NotFound { .. }) => None,
-                Err(e) => return Err(storage_error(namespaces, ns, e)),
-            },
-        };
-        match phase.as_deref() {
-            None => Err(ApiError::NotFound { resource: "namespaces".into(), name: ns.into() }),
-            Some("Terminating") => Err(ApiError::Forbidden {
-                resource: qualified(r.plural, r.group),
-                name: String::new(),
-                message: format!(
-                    "unable to create new content in namespace {ns} because it is being terminated"
-                ),
-            }),
-            Some(_) => Ok(()),
-        }
     }
 
     /// The read-modify-write loop of every update (kube's GuaranteedUpdate): `change` gets the
     /// current object and returns the new one, or an error. Retries on a concurrent write unless
     /// the caller pinned a resourceVersion.
+    #[allow(clippy::too_many_arguments)]
     async fn guaranteed_update(
         &self,
+        user: &UserInfo,
         r: &Resource,
         ns: Option<&str>,
         name: &str,
+        subresource: Option<&str>,
         wq: &WriteQuery,
         mut change: impl FnMut(Value) -> Result<Option<Value>, ApiError>,
     ) -> Result<Bytes, ApiError> {
@@ -560,18 +640,33 @@ impl Registry {
             if stored == object::encode_for_storage(&current) {
                 return Ok(object::with_resource_version(&stored, revision));
             }
+            let attributes = Attributes {
+                operation: Operation::Update,
+                resource: r,
+                subresource,
+                namespace: ns,
+                name,
+                user,
+                dry_run: wq.dry_run,
+            };
+            self.admission.validate_update(&attributes, &new, &current)?;
             if wq.dry_run {
                 return Ok(object::with_resource_version(&stored, revision));
             }
-            // A terminating object whose last finalizer went and whose grace is over goes now.
+            // A terminating object whose last finalizer went and whose grace is over goes now; a
+            // namespace also waits for its spec.finalizers (the namespace controller's).
             let finalized = object::meta(&new).is_some_and(|m| {
                 m.contains_key("deletionTimestamp")
                     && m.get("finalizers").and_then(Value::as_array).is_none_or(|f| f.is_empty())
                     && m.get("deletionGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(0) == 0
-            });
+            }) && (r.kind != "Namespace"
+                || new["spec"]["finalizers"].as_array().is_none_or(|f| f.is_empty()));
             if finalized {
                 return match self.storage.delete(&key, Some(revision)).await {
-                    Ok(d) => Ok(object::with_resource_version(&stored, d.revision)),
+                    Ok(d) => {
+                        self.admission.released(self, r, ns).await;
+                        Ok(object::with_resource_version(&stored, d.revision))
+                    }
                     Err(StorageError::Conflict { .. }) => continue,
                     Err(e) => Err(storage_error(r, name, e)),
                 };
@@ -640,9 +735,24 @@ impl Registry {
         }
     }
 
-    /// PUT.
+    /// PUT by the server itself.
     pub async fn update(
         &self,
+        r: &Resource,
+        ns: Option<&str>,
+        name: &str,
+        subresource: Option<&str>,
+        body: &[u8],
+        wq: &WriteQuery,
+    ) -> Result<Bytes, ApiError> {
+        self.update_as(&Self::system_user(), r, ns, name, subresource, body, wq).await
+    }
+
+    /// PUT by `user`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn update_as(
+        &self,
+        user: &UserInfo,
         r: &Resource,
         ns: Option<&str>,
         name: &str,
@@ -661,16 +771,32 @@ impl Registry {
                 }
             }
         }
-        self.guaranteed_update(r, ns, name, wq, |current| {
+        self.guaranteed_update(user, r, ns, name, subresource, wq, |current| {
             Self::updated(r, subresource, name, new.clone(), &current).map(Some)
         })
         .await
     }
 
-    /// PATCH.
+    /// PATCH by the server itself.
     #[allow(clippy::too_many_arguments)]
     pub async fn patch(
         &self,
+        r: &Resource,
+        ns: Option<&str>,
+        name: &str,
+        subresource: Option<&str>,
+        content_type: &str,
+        body: &[u8],
+        wq: &WriteQuery,
+    ) -> Result<Bytes, ApiError> {
+        self.patch_as(&Self::system_user(), r, ns, name, subresource, content_type, body, wq).await
+    }
+
+    /// PATCH by `user`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn patch_as(
+        &self,
+        user: &UserInfo,
         r: &Resource,
         ns: Option<&str>,
         name: &str,
@@ -686,7 +812,7 @@ impl Registry {
                  application/strategic-merge-patch+json (got {content_type:?})"
             ))
         })?;
-        self.guaranteed_update(r, ns, name, wq, |current| {
+        self.guaranteed_update(user, r, ns, name, subresource, wq, |current| {
             let patched = patch::apply_patch(patch_type, r.kind, &current, body).map_err(ApiError::from)?;
             let bytes = serde_json::to_vec(&patched).map_err(|e| ApiError::Internal(e.to_string()))?;
             let new = self.decode_body(r, r.kind, &bytes, wq)?;
@@ -695,8 +821,20 @@ impl Registry {
         .await
     }
 
-    /// POST pods/<name>/binding (k/k BindingREST): 201 with a success Status.
+    /// POST pods/<name>/binding by the server itself.
     pub async fn bind(&self, ns: &str, name: &str, body: &[u8], wq: &WriteQuery) -> Result<Bytes, ApiError> {
+        self.bind_as(&Self::system_user(), ns, name, body, wq).await
+    }
+
+    /// POST pods/<name>/binding (k/k BindingREST) by `user`: 201 with a success Status.
+    pub async fn bind_as(
+        &self,
+        user: &UserInfo,
+        ns: &str,
+        name: &str,
+        body: &[u8],
+        wq: &WriteQuery,
+    ) -> Result<Bytes, ApiError> {
         let pods = resources::find("", "v1", "pods").expect("pods are served");
         let binding = self.decode_body(pods, "Binding", body, wq)?;
         if object::name(&binding).is_some_and(|n| n != name) {
@@ -712,7 +850,7 @@ impl Registry {
         let want_uid = object::meta_str(&binding, "uid").map(str::to_owned);
         let conflict =
             |message: String| ApiError::Conflict { resource: "pods".into(), name: name.into(), message };
-        self.guaranteed_update(pods, Some(ns), name, wq, |mut pod| {
+        self.guaranteed_update(user, pods, Some(ns), name, Some("binding"), wq, |mut pod| {
             if let Some(uid) = &want_uid {
                 if object::meta_str(&pod, "uid") != Some(uid.as_str()) {
                     return Err(conflict(format!(
@@ -755,9 +893,23 @@ impl Registry {
         Ok(Bytes::from(success_status(201, None).to_string()))
     }
 
-    /// DELETE of one object. Returns the deleted object, or the terminating one (graceful).
+    /// DELETE of one object by the server itself.
     pub async fn delete(
         &self,
+        r: &Resource,
+        ns: Option<&str>,
+        name: &str,
+        dq: &DeleteQuery,
+        body: &[u8],
+    ) -> Result<Bytes, ApiError> {
+        self.delete_as(&Self::system_user(), r, ns, name, dq, body).await
+    }
+
+    /// DELETE of one object by `user`. Returns the deleted object, or the terminating one
+    /// (graceful).
+    pub async fn delete_as(
+        &self,
+        user: &UserInfo,
         r: &Resource,
         ns: Option<&str>,
         name: &str,
@@ -802,6 +954,16 @@ impl Registry {
                     });
                 }
             }
+            let attributes = Attributes {
+                operation: Operation::Delete,
+                resource: r,
+                subresource: None,
+                namespace: ns,
+                name,
+                user,
+                dry_run,
+            };
+            self.admission.validate_delete(&attributes, &current)?;
             let has_finalizers = object::meta(&current)
                 .and_then(|m| m.get("finalizers"))
                 .and_then(Value::as_array)
@@ -846,7 +1008,10 @@ impl Registry {
                 }
             }
             match self.storage.delete(&key, Some(revision)).await {
-                Ok(d) => return Ok(object::with_resource_version(&d.prev.value, d.revision)),
+                Ok(d) => {
+                    self.admission.released(self, r, ns).await;
+                    return Ok(object::with_resource_version(&d.prev.value, d.revision));
+                }
                 Err(StorageError::Conflict { .. }) => continue,
                 Err(e) => return Err(storage_error(r, name, e)),
             }
@@ -854,9 +1019,23 @@ impl Registry {
         Err(ApiError::stale(&resource, name))
     }
 
-    /// DELETE of a collection: every matching object, each as a single delete would.
+    /// DELETE of a collection by the server itself.
     pub async fn delete_collection(
         &self,
+        r: &Resource,
+        ns: Option<&str>,
+        q: &ReadQuery,
+        dq: &DeleteQuery,
+        body: &[u8],
+    ) -> Result<ListResult, ApiError> {
+        self.delete_collection_as(&Self::system_user(), r, ns, q, dq, body).await
+    }
+
+    /// DELETE of a collection by `user`: every matching object, each as a single delete would.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn delete_collection_as(
+        &self,
+        user: &UserInfo,
         r: &Resource,
         ns: Option<&str>,
         q: &ReadQuery,
@@ -879,7 +1058,7 @@ impl Registry {
         for chunk in targets.chunks(DELETE_COLLECTION_WORKERS) {
             let mut batch = Vec::with_capacity(chunk.len());
             for (namespace, name) in chunk {
-                batch.push(self.delete(r, namespace.as_deref(), name, dq, body));
+                batch.push(self.delete_as(user, r, namespace.as_deref(), name, dq, body));
             }
             for result in futures::future::join_all(batch).await {
                 match result {
@@ -962,7 +1141,7 @@ impl Registry {
     /// kube-node-lease (already-existing ones are left alone).
     pub async fn bootstrap(&self) -> Result<(), ApiError> {
         let namespaces = resources::find("", "v1", "namespaces").expect("namespaces are served");
-        for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        for ns in crate::admission::namespace_lifecycle::SYSTEM_NAMESPACES {
             let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}).to_string();
             match self.create(namespaces, None, body.as_bytes(), &WriteQuery::default()).await {
                 Ok(_) | Err(ApiError::AlreadyExists { .. }) => {}
@@ -970,62 +1149,6 @@ impl Registry {
             }
         }
         Ok(())
-    }
-
-    /// The namespace controller's work, once: every Terminating namespace has its content
-    /// deleted and is then removed. Returns how many namespaces were removed.
-    pub async fn finalize_namespaces(&self) -> Result<usize, ApiError> {
-        let namespaces = resources::find("", "v1", "namespaces").expect("namespaces are served");
-        let list = self
-            .list_from_storage(
-                namespaces,
-                None,
-                &ReadQuery::default(),
-                &Filter::default(),
-                ResourceVersion::Unset,
-            )
-            .await?;
-        let mut removed = 0;
-        for item in &list.items {
-            let ns: Value = serde_json::from_slice(item).map_err(|e| ApiError::Internal(e.to_string()))?;
-            if ns["status"]["phase"] != "Terminating" {
-                continue;
-            }
-            let name = object::name(&ns).unwrap_or_default().to_owned();
-            let mut remaining = 0;
-            for r in resources::RESOURCES.iter().filter(|r| r.namespaced) {
-                let content = self
-                    .list_from_storage(
-                        r,
-                        Some(&name),
-                        &ReadQuery::default(),
-                        &Filter::default(),
-                        ResourceVersion::Unset,
-                    )
-                    .await?;
-                for obj in &content.items {
-                    let v: Value =
-                        serde_json::from_slice(obj).map_err(|e| ApiError::Internal(e.to_string()))?;
-                    let obj_name = object::name(&v).unwrap_or_default();
-                    let dq = DeleteQuery { grace_period_seconds: Some(0), ..Default::default() };
-                    match self.delete(r, Some(&name), obj_name, &dq, b"").await {
-                        Ok(_) | Err(ApiError::NotFound { .. }) => {}
-                        Err(_) => remaining += 1,
-                    }
-                }
-            }
-            if remaining > 0 {
-                continue;
-            }
-            let key = namespaces.storage_key(None, &name);
-            let revision = object::meta_str(&ns, "resourceVersion").and_then(|r| r.parse().ok());
-            match self.storage.delete(&key, revision).await {
-                Ok(_) => removed += 1,
-                Err(StorageError::NotFound { .. } | StorageError::Conflict { .. }) => {}
-                Err(e) => return Err(storage_error(namespaces, &name, e)),
-            }
-        }
-        Ok(removed)
     }
 
     /// Deletes Events older than `ttl` (kube-apiserver's --event-ttl, done there with etcd

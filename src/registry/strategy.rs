@@ -9,7 +9,7 @@ use crate::api::status::{ApiError, Cause};
 /// Whether the kind has a status subresource (its main resource cannot change status, its status
 /// subresource cannot change anything else).
 pub fn has_status(kind: &str) -> bool {
-    matches!(kind, "Pod" | "Node" | "Namespace")
+    matches!(kind, "Pod" | "Node" | "Namespace" | "ResourceQuota")
 }
 
 /// Prepares a new object (kube PrepareForCreate).
@@ -30,8 +30,27 @@ pub fn prepare_for_create(kind: &str, obj: &mut Value) {
     }
 }
 
+/// Write-only wire fields folded in, as kube's v1 → internal conversion does: a Secret's
+/// `stringData` is merged into `data` (base64), its values winning, and never stored.
+pub fn convert_wire_only_fields(kind: &str, obj: &mut Value) {
+    if kind != "Secret" {
+        return;
+    }
+    use base64::Engine as _;
+    let Some(map) = obj.as_object_mut() else { return };
+    let Some(Value::Object(string_data)) = map.remove("stringData") else { return };
+    let data = map.entry("data").or_insert_with(|| json!({}));
+    if !data.is_object() {
+        *data = json!({});
+    }
+    for (k, v) in string_data {
+        let text = v.as_str().unwrap_or_default();
+        data[k] = json!(base64::engine::general_purpose::STANDARD.encode(text));
+    }
+}
+
 /// The pod's QoS class (k/k pkg/apis/core/helper/qos).
-fn qos_class(pod: &Value) -> &'static str {
+pub fn qos_class(pod: &Value) -> &'static str {
     let containers = pod["spec"]["containers"].as_array().cloned().unwrap_or_default();
     let mut any = false;
     let mut guaranteed = !containers.is_empty();
@@ -79,6 +98,8 @@ pub fn canonicalize(kind: &str, api_version: &str, body: &Value) -> Result<(Valu
         "Event" => round::<core::v1::Event>(body),
         "Binding" => round::<core::v1::Binding>(body),
         "Lease" => round::<coordination::v1::Lease>(body),
+        "LimitRange" => round::<core::v1::LimitRange>(body),
+        "ResourceQuota" => round::<core::v1::ResourceQuota>(body),
         "Role" => round::<rbac::v1::Role>(body),
         "RoleBinding" => round::<rbac::v1::RoleBinding>(body),
         "ClusterRole" => round::<rbac::v1::ClusterRole>(body),

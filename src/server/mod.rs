@@ -4,6 +4,7 @@
 //! → registry → storage. Transport-agnostic: hyper serves it over TLS in real mode and over
 //! madsim's simulated TCP in the simulation.
 
+mod audit;
 pub mod authn;
 pub mod metrics;
 pub mod plain_http;
@@ -66,6 +67,8 @@ pub struct ApiServerConfig {
     pub registry: RegistryConfig,
     /// The version string /version reports.
     pub git_version: String,
+    /// Auditing (--audit-policy-file, --audit-log-*); none: no audit events.
+    pub audit: Option<Arc<crate::audit::Auditor>>,
 }
 
 impl Default for ApiServerConfig {
@@ -80,6 +83,7 @@ impl Default for ApiServerConfig {
             anonymous_auth: true,
             registry: RegistryConfig::default(),
             git_version: format!("v1.34.0-kubesim.{}", env!("CARGO_PKG_VERSION")),
+            audit: None,
         }
     }
 }
@@ -276,13 +280,26 @@ impl ApiServer {
         };
         let response = match self.authenticate(&req) {
             Err(e) => error_response(&e),
-            Ok(user) => match self.authorize(&user, &info, query_of(&req)).await {
-                Err(e) => error_response(&e),
-                Ok(()) => match &info {
-                    RequestInfo::NonResource { path, .. } => self.non_resource(&req, path).await,
-                    RequestInfo::Resource(r) => self.limited(&req, r).await,
-                },
-            },
+            Ok(user) => {
+                // kube's filter order: authn → audit → authz; the event notes the decision.
+                let mut audit =
+                    self.config.audit.as_ref().and_then(|a| audit::Recording::begin(a, &req, &info, &user));
+                let authorized = self.authorize(&user, &info, query_of(&req)).await;
+                if let Some(a) = &mut audit {
+                    a.decision(authorized.is_ok());
+                }
+                let response = match authorized {
+                    Err(e) => error_response(&e),
+                    Ok(()) => match &info {
+                        RequestInfo::NonResource { path, .. } => self.non_resource(&req, path).await,
+                        RequestInfo::Resource(r) => self.limited(&req, r, &user).await,
+                    },
+                };
+                match audit {
+                    Some(a) => a.finish(response).await,
+                    None => response,
+                }
+            }
         };
         if verb != "watch" {
             self.metrics.record(&verb, &resource, response.status().as_u16(), started.elapsed());
@@ -391,9 +408,9 @@ fn forbidden(user: &UserInfo, info: &RequestInfo, reason: &str) -> ApiError {
 
 impl ApiServer {
     /// The in-flight limits: watches are not counted (long-running), as in kube-apiserver.
-    async fn limited(&self, req: &Request<Bytes>, r: &ResourceRequest) -> Response<Body> {
+    async fn limited(&self, req: &Request<Bytes>, r: &ResourceRequest, user: &UserInfo) -> Response<Body> {
         if r.verb == Verb::Watch {
-            return self.resource(req, r).await;
+            return self.resource(req, r, user).await;
         }
         let (semaphore, kind) =
             if r.verb.is_mutating() { (&self.mutating, "mutating") } else { (&self.readonly, "readOnly") };
@@ -401,11 +418,11 @@ impl ApiServer {
             self.metrics.rejected(kind);
             return error_response(&ApiError::TooManyRequests { retry_after_seconds: 1 });
         };
-        self.resource(req, r).await
+        self.resource(req, r, user).await
     }
 
-    async fn resource(&self, req: &Request<Bytes>, r: &ResourceRequest) -> Response<Body> {
-        match self.resource_inner(req, r).await {
+    async fn resource(&self, req: &Request<Bytes>, r: &ResourceRequest, user: &UserInfo) -> Response<Body> {
+        match self.resource_inner(req, r, user).await {
             Ok(resp) => resp,
             Err(e) => error_response(&e),
         }
@@ -415,6 +432,7 @@ impl ApiServer {
         &self,
         req: &Request<Bytes>,
         rr: &ResourceRequest,
+        user: &UserInfo,
     ) -> Result<Response<Body>, ApiError> {
         let r = resources::find(&rr.group, &rr.version, &rr.resource).ok_or(ApiError::NoRoute)?;
         if let Some(sub) = &rr.subresource {
@@ -498,34 +516,34 @@ impl ApiServer {
             }
             (Verb::Create, Some("binding")) => {
                 let wq = WriteQuery::parse(query)?;
-                let status = self.registry.bind(ns.unwrap_or_default(), name()?, body, &wq).await?;
+                let status = self.registry.bind_as(user, ns.unwrap_or_default(), name()?, body, &wq).await?;
                 Ok(json_response(201, status))
             }
             (Verb::Create, None) if rr.name.is_none() => {
                 let wq = WriteQuery::parse(query)?;
-                let obj = self.registry.create(r, ns, body, &wq).await?;
+                let obj = self.registry.create_as(user, r, ns, body, &wq).await?;
                 self.object_output(r, output, obj, 201)
             }
             (Verb::Update, sub) => {
                 let wq = WriteQuery::parse(query)?;
-                let obj = self.registry.update(r, ns, name()?, sub, body, &wq).await?;
+                let obj = self.registry.update_as(user, r, ns, name()?, sub, body, &wq).await?;
                 self.object_output(r, output, obj, 200)
             }
             (Verb::Patch, sub) => {
                 let wq = WriteQuery::parse(query)?;
                 let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-                let obj = self.registry.patch(r, ns, name()?, sub, ct, body, &wq).await?;
+                let obj = self.registry.patch_as(user, r, ns, name()?, sub, ct, body, &wq).await?;
                 self.object_output(r, output, obj, 200)
             }
             (Verb::Delete, None) => {
                 let dq = DeleteQuery::parse(query)?;
-                let obj = self.registry.delete(r, ns, name()?, &dq, body).await?;
+                let obj = self.registry.delete_as(user, r, ns, name()?, &dq, body).await?;
                 self.object_output(r, output, obj, 200)
             }
             (Verb::DeleteCollection, None) => {
                 let q = ReadQuery::parse(query)?;
                 let dq = DeleteQuery::parse(query)?;
-                let list = self.registry.delete_collection(r, ns, &q, &dq, body).await?;
+                let list = self.registry.delete_collection_as(user, r, ns, &q, &dq, body).await?;
                 Ok(json_response(200, list_json(r, &list)))
             }
             _ => Err(ApiError::MethodNotAllowed),
@@ -577,6 +595,11 @@ impl ApiServer {
                             c.watcher_count() as f64,
                         );
                     }
+                }
+                if let Some(a) = &self.config.audit {
+                    self.metrics.set_gauge("apiserver_audit_event_total".into(), a.event_total() as f64);
+                    self.metrics
+                        .set_gauge("apiserver_audit_event_dropped_total".into(), a.dropped_total() as f64);
                 }
                 let mut resp = json_response(200, Bytes::from(self.metrics.render()));
                 resp.headers_mut()

@@ -101,6 +101,7 @@ pub(crate) async fn serve_connection<I>(
         if let Some(identity) = &identity {
             req.extensions_mut().insert(identity.clone());
         }
+        req.extensions_mut().insert(crate::audit::SourceIp(peer.ip()));
         async move { Ok::<_, std::convert::Infallible>(serve_request(server, req).await) }
     });
     let conn = hyper::server::conn::http1::Builder::new()

@@ -93,6 +93,7 @@ pub fn selectable_fields(kind: &str) -> &'static [&'static str] {
         ],
         "Node" => &["metadata.name", "spec.unschedulable"],
         "Namespace" => &["metadata.name", "status.phase"],
+        "Secret" => &["metadata.name", "metadata.namespace", "type"],
         "Event" => &[
             "metadata.name",
             "metadata.namespace",
