@@ -32,7 +32,9 @@ mod real {
     const LIST_PODS: usize = 10_000;
 
     pub fn main() {
-        let mut c = Criterion::default().configure_from_args();
+        // No plots: drawing them (plotters) takes ~7 s per benchmark on a 2-core machine, more than
+        // most measurements; the figures are printed and saved under target/criterion.
+        let mut c = Criterion::default().without_plots().configure_from_args();
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let embedded = rt.block_on(Harness::start(Arc::new(ModelStore::default())));
         request_benches(&mut c, &rt, &embedded);

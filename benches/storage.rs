@@ -34,7 +34,9 @@ mod real {
     const VALUE_BYTES: usize = 1_024;
 
     pub fn main() {
-        let mut c = Criterion::default().configure_from_args();
+        // No plots: drawing them (plotters) takes ~7 s per benchmark on a 2-core machine, more than
+        // most measurements; the figures are printed and saved under target/criterion.
+        let mut c = Criterion::default().without_plots().configure_from_args();
         model_store(&mut c);
         watch_fan_out(&mut c);
         etcd(&mut c);

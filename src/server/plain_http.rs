@@ -27,6 +27,12 @@ pub const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 /// How long a client may take to send its request headers.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// What one connection may buffer (request headers in, response bytes out) before hyper stops
+/// polling the handler's body: with hyper's ~400 KB default, 10,000 watch connections whose
+/// clients read slowly held ~4 GB. Watch streams wait instead (and their bounded queues cut off
+/// the ones that never read).
+pub const CONNECTION_BUFFER_MAX: usize = 64 * 1024;
+
 /// A hyper timer on `tokio::time`, which is madsim's simulated clock under `--cfg madsim`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RtTimer;
@@ -107,6 +113,7 @@ pub(crate) async fn serve_connection<I>(
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(RtTimer)
         .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(CONNECTION_BUFFER_MAX)
         .serve_connection(TokioIo::new(io), service);
     if let Err(e) = conn.await {
         tracing::debug!(%peer, error = %e, "connection ended with an error");

@@ -20,8 +20,9 @@ use crate::api::table::{self, IncludeObject};
 use crate::registry::WatchSetup;
 use crate::watch::cache::{CachedObject, EventType, WatchMessage};
 
-/// A watch chunk grows by the events already waiting up to this size.
-pub const WATCH_CHUNK_MAX_BYTES: usize = 256 * 1024;
+/// A watch chunk grows by the events already waiting up to this size. Each chunk is a copy per
+/// watcher, so with 10,000 watchers this times the watcher count is what bursts can cost.
+pub const WATCH_CHUNK_MAX_BYTES: usize = 64 * 1024;
 
 fn frame(kind: &str, object: &[u8]) -> Bytes {
     let mut out = Vec::with_capacity(object.len() + 32);

@@ -5,6 +5,9 @@
 //!   real-mode suite and the simulation suite, and ends with one summary line per suite.
 //! - `cargo xtask lint`: formatting and clippy (`-D warnings`) in both builds.
 //! - `cargo xtask deps`: only the installs.
+//! - `cargo xtask bench-sim`: whole-simulation throughput on scenarios/bench.toml.
+
+mod bench_sim;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, ExitCode, Stdio};
@@ -33,6 +36,12 @@ const CANARIES: [(&str, &str); 3] = [
 /// Exit code of kubesim-sim for a safety violation (sim/src/harness.rs).
 const SIM_EXIT_SAFETY: i32 = 3;
 
+/// Exit code of kubesim-sim for a budget breach.
+const SIM_EXIT_BUDGET: i32 = 5;
+
+/// The budget gate's own check: this scenario's store made this much slower must breach a budget.
+const BUDGET_GATE: (&str, f64) = ("scenarios/smoke.toml", 1.5);
+
 /// Debian packages the tests need, by the binary each provides.
 const TOOLS: [(&str, &str); 2] = [("etcd", "etcd-server"), ("protoc", "protobuf-compiler")];
 
@@ -41,13 +50,14 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test(),
         Some("lint") => ensure_tools().and_then(|()| lint()),
+        Some("bench-sim") => bench_sim::bench_sim(),
         Some("deps") => ensure_tools().and_then(|()| ensure_python_client()).and_then(|()| {
             let kubectl = ensure_kubectl()?;
             println!("kubectl: {}", kubectl.display());
             Ok(())
         }),
         _ => {
-            eprintln!("usage: cargo xtask <test | lint | deps>");
+            eprintln!("usage: cargo xtask <test | lint | deps | bench-sim>");
             return ExitCode::from(2);
         }
     };
@@ -329,8 +339,46 @@ fn sim(binary: &std::path::Path, args: &[&str]) -> Result<(i32, String), String>
     Ok((out.status.code().unwrap_or(-1), stdout))
 }
 
+/// Writes a copy of `scenario` whose `[store] latency_ms = [a, b]` is multiplied by `factor`;
+/// returns its path.
+fn slower_store(scenario: &str, factor: f64) -> Result<String, String> {
+    let text = std::fs::read_to_string(scenario).map_err(|e| format!("{scenario}: {e}"))?;
+    let mut in_store = false;
+    let mut changed = false;
+    let mut out = String::new();
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('[') {
+            in_store = trimmed == "[store]";
+        }
+        let range = trimmed.strip_prefix("latency_ms").and_then(|r| r.trim_start().strip_prefix('='));
+        match range.map(|r| r.trim().trim_start_matches('[').trim_end_matches(']')) {
+            Some(r) if in_store => {
+                let v: Vec<f64> = r.split(',').filter_map(|x| x.trim().parse().ok()).collect();
+                let [a, b] = v[..] else {
+                    return Err(format!("{scenario}: [store] latency_ms is not [min, max]"));
+                };
+                out.push_str(&format!("latency_ms = [{}, {}]\n", a * factor, b * factor));
+                changed = true;
+            }
+            _ => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    if !changed {
+        return Err(format!("{scenario}: no [store] latency_ms to slow down"));
+    }
+    let path = "target/sim-reports/store-slower.toml";
+    std::fs::create_dir_all("target/sim-reports").map_err(|e| e.to_string())?;
+    std::fs::write(path, out).map_err(|e| format!("{path}: {e}"))?;
+    Ok(path.to_owned())
+}
+
 /// The scenario checks: a few seeds of smoke and a fault scenario with the determinism check,
-/// then every canary caught within 20 seeds and its failing report replayed.
+/// budgets and baselines, the budget gate catching a slower store, then every canary caught within
+/// 20 seeds and its failing report replayed.
 fn scenarios() -> Result<Tally, String> {
     let mut tally = Tally::default();
     let mut check = |name: String, ok: bool| {
@@ -346,6 +394,18 @@ fn scenarios() -> Result<Tally, String> {
         let (code, _) = sim(&binary, &["sweep", scenario, "--seeds", "1..=3", "--check-determinism"])?;
         check(format!("{scenario} seeds 1..=3, determinism"), code == 0);
     }
+    // Budgets and baselines: every budgeted scenario's pinned seeds, against the committed baseline.
+    let (code, _) = sim(&binary, &["baseline", "--check"])?;
+    check("budgets and baselines (`cargo sim baseline --check`)".into(), code == 0);
+    // The gate itself: a store 50% slower must be caught, naming the metric and its budget.
+    let (scenario, factor) = BUDGET_GATE;
+    let slower = slower_store(scenario, factor)?;
+    let (code, out) = sim(&binary, &["baseline", "--check", &slower])?;
+    let named = out.lines().any(|l| l.contains("budget breach: ") && l.contains("(budget "));
+    check(
+        format!("{scenario} with the store {factor}x slower breaches a budget (exit {code})"),
+        code == SIM_EXIT_BUDGET && named,
+    );
     for (feature, scenario) in CANARIES {
         let binary = build_sim(Some(feature))?;
         let (code, out) = sim(&binary, &["sweep", scenario, "--seeds", "1..=20", "--stop-on-failure"])?;
