@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use kubesim::testing::{EtcdServer, EtcdServerTls};
+use kubesim::testing::{spawn_serving, EtcdServer, EtcdServerTls};
 
 const ADMIN_TOKEN: &str = "e2e-admin-token";
 
@@ -47,32 +47,15 @@ impl Apiserver {
         let tokens = dir.path().join("tokens.csv");
         std::fs::write(&tokens, format!("{ADMIN_TOKEN},admin,1,\"system:masters\"\n")).unwrap();
         let certs = dir.path().join("certs");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kubesim"))
-            .arg("apiserver")
-            .arg(format!("--secure-port={port}"))
-            .arg("--bind-address=127.0.0.1")
-            .arg(format!("--cert-dir={}", certs.display()))
-            .arg(format!("--token-auth-file={}", tokens.display()))
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("starting kubesim apiserver");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(line) if line.contains("serving on") => break,
-                Ok(_) => {}
-                Err(_) => panic!("kubesim apiserver did not come up within 30 s"),
-            }
-        }
+        let child = spawn_serving(
+            Command::new(env!("CARGO_BIN_EXE_kubesim"))
+                .arg("apiserver")
+                .arg(format!("--secure-port={port}"))
+                .arg("--bind-address=127.0.0.1")
+                .arg(format!("--cert-dir={}", certs.display()))
+                .arg(format!("--token-auth-file={}", tokens.display()))
+                .args(extra),
+        );
         let kubeconfig = dir.path().join("kubeconfig");
         std::fs::write(
             &kubeconfig,

@@ -4,13 +4,12 @@
 //! a certificate from another CA is refused at the TLS handshake.
 #![cfg(not(madsim))]
 
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command};
 
 use base64::Engine;
+use kubesim::testing::spawn_serving;
 
 fn kubectl_binary() -> PathBuf {
     if let Some(k) = std::env::var_os("KUBESIM_KUBECTL") {
@@ -73,33 +72,16 @@ impl Apiserver {
         std::fs::write(&ca_file, client_ca).unwrap();
         let tokens = dir.path().join("tokens.csv");
         std::fs::write(&tokens, "cert-e2e-admin,admin,1,\"system:masters\"\n").unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kubesim"))
-            .arg("apiserver")
-            .arg(format!("--secure-port={port}"))
-            .arg("--bind-address=127.0.0.1")
-            .arg(format!("--cert-dir={}", dir.path().join("certs").display()))
-            .arg(format!("--client-ca-file={}", ca_file.display()))
-            .arg(format!("--token-auth-file={}", tokens.display()))
-            .arg("--authorization-mode=Node,RBAC")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("starting kubesim apiserver");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(line) if line.contains("serving on") => break,
-                Ok(_) => {}
-                Err(_) => panic!("kubesim apiserver did not come up within 30 s"),
-            }
-        }
+        let child = spawn_serving(
+            Command::new(env!("CARGO_BIN_EXE_kubesim"))
+                .arg("apiserver")
+                .arg(format!("--secure-port={port}"))
+                .arg("--bind-address=127.0.0.1")
+                .arg(format!("--cert-dir={}", dir.path().join("certs").display()))
+                .arg(format!("--client-ca-file={}", ca_file.display()))
+                .arg(format!("--token-auth-file={}", tokens.display()))
+                .arg("--authorization-mode=Node,RBAC"),
+        );
         Apiserver { child, dir, port }
     }
 
