@@ -1425,6 +1425,30 @@ async fn error_not_acceptable_for_protobuf_only() {
     api.assert_intact(&created).await;
 }
 
+/// A strategic merge patch error that kube's SMP code does not turn into a Status (a list item
+/// without its merge key) is a 500 with no reason and the bare message, as `ErrorToAPIStatus`
+/// makes it; nothing is written. (Found by the fuzz suite: kubesim said `InternalError`.)
+#[tokio::test]
+async fn error_500_without_a_reason_for_a_strategic_merge_patch_without_its_merge_key() {
+    let api = Api::new().await;
+    let created = api.create(pod("p")).await;
+    let r = api
+        .raw(
+            Method::PATCH,
+            &format!("{PODS}/p"),
+            Bytes::from_static(b"{\"spec\":{\"containers\":[{\"image\":\"x\"}]}}"),
+            &[("content-type", "application/strategic-merge-patch+json")],
+        )
+        .await;
+    assert_eq!(r.code, 500, "{}", r.text());
+    assert_eq!(r.json["kind"], "Status");
+    assert_eq!(r.json["status"], "Failure");
+    assert_eq!(r.json["code"], 500);
+    assert!(r.json.get("reason").is_none(), "StatusReasonUnknown is left out: {}", r.text());
+    assert_eq!(r.json["message"], "map: map[image:x] does not contain declared merge key: name");
+    api.assert_intact(&created).await;
+}
+
 #[tokio::test]
 async fn error_unsupported_media_type_for_an_unknown_patch_type() {
     let api = Api::new().await;

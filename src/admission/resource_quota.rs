@@ -134,10 +134,17 @@ fn pods() -> &'static Resource {
 
 /// A quota's status for `used`: hard as in spec, used as given.
 fn set_status(quota: &mut Value, used: &BTreeMap<String, i128>) {
-    let hard = quota["spec"]["hard"].clone();
     let used: Map<String, Value> =
         used.iter().map(|(k, v)| (k.clone(), json!(format_quantity(k, *v)))).collect();
-    quota["status"] = json!({"hard": hard, "used": used});
+    // Empty lists are left out (omitempty), as kube's quota controller writes them.
+    let mut status = Map::new();
+    if let Some(hard) = quota["spec"]["hard"].as_object().filter(|h| !h.is_empty()) {
+        status.insert("hard".into(), Value::Object(hard.clone()));
+    }
+    if !used.is_empty() {
+        status.insert("used".into(), Value::Object(used));
+    }
+    quota["status"] = Value::Object(status);
 }
 
 /// kube's "must specify" constraint: with a compute resource in the quota, every container must

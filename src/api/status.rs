@@ -134,6 +134,10 @@ pub enum ApiError {
     /// 500 InternalError.
     #[error("Internal error occurred: {0}")]
     Internal(String),
+    /// 500 with no reason and the bare message: what kube-apiserver's `ErrorToAPIStatus` makes
+    /// of an error that is not a Status (e.g. the strategic merge patch code's own errors).
+    #[error("{0}")]
+    Unknown(String),
 }
 
 fn not_found_message(resource: &str, name: &str) -> String {
@@ -175,7 +179,7 @@ impl ApiError {
             ApiError::TooManyRequests { .. } => 429,
             ApiError::Timeout { .. } => 504,
             ApiError::ServiceUnavailable(_) => 503,
-            ApiError::Internal(_) => 500,
+            ApiError::Internal(_) | ApiError::Unknown(_) => 500,
         }
     }
 
@@ -198,6 +202,7 @@ impl ApiError {
             ApiError::Timeout { .. } => "Timeout",
             ApiError::ServiceUnavailable(_) => "ServiceUnavailable",
             ApiError::Internal(_) => "InternalError",
+            ApiError::Unknown(_) => "",
         }
     }
 
@@ -270,6 +275,10 @@ impl ApiError {
             "reason": self.reason(),
             "code": self.code(),
         });
+        if self.reason().is_empty() {
+            // StatusReasonUnknown is the empty string, left out by `omitempty`.
+            status.as_object_mut().unwrap().remove("reason");
+        }
         if !details.is_empty() {
             status["details"] = Value::Object(details);
         }

@@ -1207,7 +1207,7 @@ impl From<patch::PatchError> for ApiError {
             },
             P::RequestEntityTooLarge(_) => ApiError::TooLarge { limit_bytes: 10_000 },
             P::UnsupportedMediaType(m) => ApiError::UnsupportedMediaType(m),
-            P::Internal(m) => ApiError::Internal(m),
+            P::Internal(m) => ApiError::Unknown(m),
         }
     }
 }

@@ -6,6 +6,8 @@
 //! - `cargo xtask lint`: formatting and clippy (`-D warnings`) in both builds.
 //! - `cargo xtask deps`: only the installs.
 //! - `cargo xtask bench-sim`: whole-simulation throughput on scenarios/bench.toml.
+//! - `cargo xtask fuzz [--cases N] [--seed S] [--save]`: the fuzz targets (tests/fuzz) run long in
+//!   a release build; `--save` grows their corpus.
 
 mod bench_sim;
 
@@ -51,13 +53,16 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("lint") => ensure_tools().and_then(|()| lint()),
         Some("bench-sim") => bench_sim::bench_sim(),
+        Some("fuzz") => fuzz(&args[1..]),
         Some("deps") => ensure_tools().and_then(|()| ensure_python_client()).and_then(|()| {
             let kubectl = ensure_kubectl()?;
             println!("kubectl: {}", kubectl.display());
             Ok(())
         }),
         _ => {
-            eprintln!("usage: cargo xtask <test | lint | deps | bench-sim>");
+            eprintln!(
+                "usage: cargo xtask <test | lint | deps | bench-sim | fuzz [--cases N] [--seed S] [--save]>"
+            );
             return ExitCode::from(2);
         }
     };
@@ -67,6 +72,49 @@ fn main() -> ExitCode {
             eprintln!("xtask: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The fuzz targets of tests/fuzz, long: a release build, `--cases` generated inputs per target
+/// (default 100,000), one target at a time so that each one's executions per second are its own.
+fn fuzz(args: &[String]) -> Result<(), String> {
+    let mut cases = "100000".to_owned();
+    let mut seed = None;
+    let mut save = false;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--cases" => cases = it.next().ok_or("--cases needs a number")?.clone(),
+            "--seed" => seed = Some(it.next().ok_or("--seed needs a number")?.clone()),
+            "--save" => save = true,
+            other => return Err(format!("fuzz: unknown argument {other}")),
+        }
+    }
+    cases.parse::<u64>().map_err(|_| format!("--cases {cases}: not a number"))?;
+    let mut cmd = cargo(&[
+        "test",
+        "--release",
+        "-p",
+        "kubesim",
+        "--test",
+        "fuzz",
+        "--",
+        "--nocapture",
+        "--test-threads",
+        "1",
+    ]);
+    cmd.env("KUBESIM_FUZZ_CASES", &cases);
+    if let Some(seed) = seed {
+        cmd.env("KUBESIM_FUZZ_SEED", seed);
+    }
+    if save {
+        cmd.env("KUBESIM_FUZZ_SAVE", "1");
+    }
+    let status = cmd.status().map_err(|e| format!("running cargo: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("fuzzing failed ({status}): a finding is printed above with its minimal input"))
     }
 }
 
