@@ -26,22 +26,12 @@ use serde_json::{json, Value};
 use engine::{fuzz, load_corpus, Outcome};
 use server::{check_reply, Server};
 
-/// A short, input-independent shape of an error message: its first words, letters only, quoted
-/// parts left out.
+/// A short, input-independent shape of an error message: its words up to the first quote or
+/// colon (after which messages echo the input), letters only.
 fn message_shape(msg: &str) -> String {
-    let mut out = String::new();
-    let mut quoted = false;
-    let mut prev = ' ';
-    for c in msg.chars() {
-        match c {
-            // An apostrophe inside a word (`can't`) opens no quote.
-            '"' | '`' | '\'' if quoted || !prev.is_ascii_alphabetic() => quoted = !quoted,
-            c if !quoted && (c.is_ascii_alphabetic() || c == ' ') => out.push(c),
-            _ => {}
-        }
-        prev = c;
-    }
-    out.split_whitespace().take(4).collect::<Vec<_>>().join(" ")
+    let head = msg.split(['"', '`', '\'', ':']).next().unwrap_or_default();
+    let letters: String = head.chars().filter(|c| c.is_ascii_alphabetic() || *c == ' ').collect();
+    letters.split_whitespace().take(4).collect::<Vec<_>>().join(" ")
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -139,7 +139,9 @@ pub fn check_reply(r: &Reply, allow_500: bool) -> Result<(), String> {
     if r.streamed {
         return if r.code == 200 { Ok(()) } else { Err(format!("a streamed response with code {}", r.code)) };
     }
-    if r.code >= 500 && !(r.code == 500 && allow_500) {
+    // A resourceVersion ahead of the store waits, then times out, as in kube-apiserver.
+    let too_large_rv = r.code == 504 && r.json["details"]["causes"][0]["reason"] == "ResourceVersionTooLarge";
+    if r.code >= 500 && !(r.code == 500 && allow_500) && !too_large_rv {
         return Err(format!("server error {}: {}", r.code, r.json));
     }
     if r.code >= 400 {
