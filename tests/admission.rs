@@ -12,7 +12,7 @@ use http_body_util::BodyExt;
 use kubesim::admission::{AdmissionConfig, Plugin, PluginError};
 use kubesim::server::authn::TokenAuthenticator;
 use kubesim::server::{ApiServer, ApiServerConfig};
-use kubesim::storage::ModelStore;
+use kubesim::storage::{FaultPlan, Latency, ModelStore};
 use serde_json::{json, Value};
 
 const ADMIN: &str = "t-admin";
@@ -47,10 +47,14 @@ impl Resp {
 
 impl Api {
     async fn start(admission: AdmissionConfig) -> Api {
+        Api::start_on(admission, ModelStore::default()).await
+    }
+
+    async fn start_on(admission: AdmissionConfig, store: ModelStore) -> Api {
         let mut config = ApiServerConfig::default();
         config.registry.admission = admission;
         let tokens = TokenAuthenticator::parse(TOKENS).unwrap();
-        let server = ApiServer::new(Arc::new(ModelStore::default()), config, tokens).await;
+        let server = ApiServer::new(Arc::new(store), config, tokens).await;
         server.wait_ready().await.unwrap();
         let api = Api { server };
         api.eventually("system namespaces", |api| async move {
@@ -338,6 +342,46 @@ async fn limit_ranger_defaults_and_bounds() {
 
 fn quota(hard: Value) -> Value {
     json!({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q"}, "spec": {"hard": hard}})
+}
+
+/// Watch caches lag the store (here by 300 ms on purpose): a LimitRange or ResourceQuota created
+/// a moment ago must still apply to the next pod, as kube's admission "live lookup" makes sure.
+/// Found by the fuzz suite: a pod created right after its namespace's first quota went uncharged,
+/// now and then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limit_ranges_and_quotas_apply_at_once_though_the_cache_lags() {
+    let store = ModelStore::default();
+    let api = Api::start_on(all_plugins(), store.clone()).await;
+    api.namespace("lag").await;
+    api.eventually("namespace lag in the cache", |api| async move {
+        api.post(&pods("lag"), &pod("probe", json!({}))).await.code == 201
+    })
+    .await;
+    // Caches see every write 300 ms late from here on.
+    store.set_faults(FaultPlan { watch_delay: Latency::Fixed { ms: 300.0 }, ..FaultPlan::default() });
+    api.post(
+        "/api/v1/namespaces/lag/limitranges",
+        &json!({"apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "limits"},
+                "spec": {"limits": [{"type": "Container", "default": {"cpu": "1", "memory": "256Mi"}}]}}),
+    )
+    .await
+    .ok(201);
+    let p = api.post(&pods("lag"), &pod("defaulted", json!({}))).await;
+    assert_eq!(
+        p.ok(201)["spec"]["containers"][0]["resources"]["limits"],
+        json!({"cpu": "1", "memory": "256Mi"})
+    );
+    let q = api.post("/api/v1/namespaces/lag/resourcequotas", &quota(json!({"pods": "3"}))).await;
+    // probe and defaulted are already there.
+    assert_eq!(q.ok(201)["status"]["used"], json!({"pods": "2"}));
+    api.post(&pods("lag"), &pod("third", json!({}))).await.ok(201);
+    let r = api.post(&pods("lag"), &pod("fourth", json!({}))).await;
+    r.expect(
+        403,
+        "Forbidden",
+        "pods \"fourth\" is forbidden: exceeded quota: q, requested: pods=1, used: pods=3, limited: pods=3",
+    );
+    store.clear_faults();
 }
 
 async fn wait_for_quota(api: &Api, ns: &str) {

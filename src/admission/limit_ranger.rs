@@ -25,7 +25,8 @@ pub async fn ranges(registry: &Registry, a: &Attributes<'_>) -> Result<Vec<Value
     let Some(ns) = a.namespace else { return Ok(Vec::new()) };
     let r = resources::find("", "v1", "limitranges").expect("limitranges are served");
     let mut items = Vec::new();
-    for range in registry.objects_in(r, ns).await? {
+    // A live lookup: a LimitRange created a moment ago may not be in the watch cache yet.
+    for range in registry.objects_in_live(r, ns).await? {
         for item in range["spec"]["limits"].as_array().into_iter().flatten() {
             if item["type"] == "Container" {
                 items.push(defaulted(item));

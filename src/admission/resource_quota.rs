@@ -25,12 +25,15 @@ const CHARGE_RETRIES: usize = 16;
 
 /// One lock per namespace, taken around a charge and the store write it pays for.
 #[derive(Debug, Default)]
-pub struct QuotaLocks(Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
+pub struct QuotaLocks {
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
 
 impl QuotaLocks {
     /// Waits for the namespace's lock.
     pub async fn lock(&self, ns: &str) -> tokio::sync::OwnedMutexGuard<()> {
-        let lock = self.0.lock().unwrap_or_else(|e| e.into_inner()).entry(ns.to_owned()).or_default().clone();
+        let lock =
+            self.locks.lock().unwrap_or_else(|e| e.into_inner()).entry(ns.to_owned()).or_default().clone();
         lock.lock_owned().await
     }
 
@@ -47,7 +50,8 @@ impl QuotaLocks {
             return Ok(Charge::default());
         };
         let r = quotas();
-        if registry.objects_in(r, ns).await?.is_empty() {
+        // A live lookup: a quota created a moment ago may not be in the watch cache yet.
+        if registry.objects_in_live(r, ns).await?.is_empty() {
             return Ok(Charge::default());
         }
         let guard = self.lock(ns).await;
@@ -243,9 +247,9 @@ pub fn format_quantity(resource: &str, milli: i128) -> String {
     units.to_string()
 }
 
-/// Whether the namespace has a quota, as far as the cache knows (true when it cannot tell).
+/// Whether the namespace has a quota (a live lookup; true when it cannot tell).
 pub async fn any_in(registry: &Registry, ns: &str) -> bool {
-    registry.objects_in(quotas(), ns).await.map_or(true, |q| !q.is_empty())
+    registry.objects_in_live(quotas(), ns).await.map_or(true, |q| !q.is_empty())
 }
 
 /// Recounts the namespace's usage from the stored pods into every quota's status. Failures are

@@ -81,6 +81,7 @@ pub struct WatchSetup {
 /// The registry of every served resource.
 pub struct Registry {
     storage: Arc<dyn Storage>,
+    live_lookups: LiveLookups,
     caches: BTreeMap<(&'static str, &'static str), Arc<WatchCache>>,
     admission: Admission,
     config: RegistryConfig,
@@ -89,6 +90,41 @@ pub struct Registry {
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Registry").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+/// How long a live lookup that found nothing is believed (kube's admission `liveTTL`).
+pub const LIVE_LOOKUP_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// (resource, namespace) pairs remembered as empty at most; expired ones go first.
+const LIVE_LOOKUPS_MAX: usize = 10_000;
+
+/// The (resource, namespace) pairs a live lookup found empty, until when.
+#[derive(Debug, Default)]
+struct LiveLookups(parking_lot::Mutex<BTreeMap<(&'static str, String), tokio::time::Instant>>);
+
+impl LiveLookups {
+    fn believed_none(&self, r: &Resource, ns: &str) -> bool {
+        let now = tokio::time::Instant::now();
+        self.0.lock().get(&(r.plural, ns.to_owned())).is_some_and(|until| *until > now)
+    }
+
+    fn found_none(&self, r: &Resource, ns: &str) {
+        let now = tokio::time::Instant::now();
+        let mut map = self.0.lock();
+        if map.len() >= LIVE_LOOKUPS_MAX {
+            map.retain(|_, until| *until > now);
+        }
+        if map.len() < LIVE_LOOKUPS_MAX {
+            map.insert((r.plural, ns.to_owned()), now + LIVE_LOOKUP_TTL);
+        }
+    }
+
+    fn forget(&self, r: &Resource, ns: &str) {
+        let mut map = self.0.lock();
+        if !map.is_empty() {
+            map.remove(&(r.plural, ns.to_owned()));
+        }
     }
 }
 
@@ -226,7 +262,13 @@ impl Registry {
         } else {
             BTreeMap::new()
         };
-        Registry { storage, caches, admission: Admission::new(config.admission.clone()), config }
+        Registry {
+            storage,
+            live_lookups: LiveLookups::default(),
+            caches,
+            admission: Admission::new(config.admission.clone()),
+            config,
+        }
     }
 
     /// Starts the caches' reflectors.
@@ -277,6 +319,22 @@ impl Registry {
             .iter()
             .map(|o| serde_json::from_slice(&o.json).map_err(|e| ApiError::Internal(e.to_string())))
             .collect()
+    }
+
+    /// Every object of a namespace for admission: from the watch cache, but when the cache has
+    /// none, from storage (kube's admission "live lookup": an object created a moment ago may not
+    /// be cached yet), and a "none" from storage is believed for [`LIVE_LOOKUP_TTL`] unless this
+    /// server creates one meanwhile.
+    pub async fn objects_in_live(&self, r: &Resource, ns: &str) -> Result<Vec<Value>, ApiError> {
+        let cached = self.objects_in(r, ns).await?;
+        if !cached.is_empty() || self.live_lookups.believed_none(r, ns) {
+            return Ok(cached);
+        }
+        let stored = self.objects_in_storage(r, ns).await?;
+        if stored.is_empty() {
+            self.live_lookups.found_none(r, ns);
+        }
+        Ok(stored)
     }
 
     /// Every object of a namespace, read from storage now (each with its resourceVersion).
@@ -587,6 +645,11 @@ impl Registry {
         }
         let result = self.storage.create(&key, stored.clone()).await;
         self.admission.settle(self, charge, result.is_ok()).await;
+        if result.is_ok() {
+            if let Some(ns) = ns {
+                self.live_lookups.forget(r, ns);
+            }
+        }
         let revision = result.map_err(|e| storage_error(r, &name, e))?;
         Ok(object::with_resource_version(&stored, revision))
     }

@@ -83,8 +83,20 @@ where
 
     let corpus: Vec<I> = load_corpus(target);
     let mut seen = BTreeMap::new();
+    // The slowest input: a slow input is a finding of its own kind (denial of service).
+    let slowest = Mutex::new((std::time::Duration::ZERO, String::new()));
+    let timed = |input: &I| {
+        let t = Instant::now();
+        let outcome = check(input);
+        let took = t.elapsed();
+        let mut s = slowest.lock().unwrap();
+        if took > s.0 {
+            *s = (took, format!("{input:?}"));
+        }
+        outcome
+    };
     for (n, input) in corpus.iter().enumerate() {
-        match check(input) {
+        match timed(input) {
             Ok(sig) => {
                 *seen.entry(sig).or_insert(0u64) += 1;
             }
@@ -104,7 +116,7 @@ where
     let mut runner = TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes));
     let result = runner.run(&strategy, |input| {
         *executions.lock().unwrap() += 1;
-        let sig = check(&input).map_err(TestCaseError::fail)?;
+        let sig = timed(&input).map_err(TestCaseError::fail)?;
         let mut seen = seen.lock().unwrap();
         let count = seen.entry(sig).or_insert(0);
         *count += 1;
@@ -117,6 +129,7 @@ where
     let executions = *executions.lock().unwrap() + replayed as u64;
     let elapsed = started.elapsed();
     let seen = seen.into_inner().unwrap();
+    let (slowest_took, slowest_input) = slowest.into_inner().unwrap();
     let outcomes = seen.len();
     if std::env::var("KUBESIM_FUZZ_VERBOSE").is_ok_and(|v| v == "1") {
         let mut by_count: Vec<_> = seen.iter().collect();
@@ -129,9 +142,12 @@ where
     match result {
         Ok(()) => println!(
             "fuzz {target}: {executions} executions ({replayed} corpus, {cases} generated) in {:.2} s \
-             ({:.0}/s), {outcomes} distinct outcomes, {added} added to the corpus, 0 findings",
+             ({:.0}/s), {outcomes} distinct outcomes, {added} added to the corpus, 0 findings; \
+             slowest input {:.1} ms: {}",
             elapsed.as_secs_f64(),
             executions as f64 / elapsed.as_secs_f64().max(1e-9),
+            slowest_took.as_secs_f64() * 1e3,
+            slowest_input.chars().take(200).collect::<String>(),
         ),
         Err(TestError::Fail(why, input)) => {
             if save {

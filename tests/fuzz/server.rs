@@ -20,6 +20,9 @@ const BODY_DEADLINE: Duration = Duration::from_secs(20);
 /// How long a streamed (watch) response is read before it is dropped.
 const STREAM_PEEK: Duration = Duration::from_millis(20);
 
+/// How long a read at a future resourceVersion waits for it (see [`Server::start`]).
+const REVISION_WAIT: Duration = Duration::from_millis(5);
+
 pub struct Server {
     pub rt: tokio::runtime::Runtime,
     pub api: Arc<ApiServer>,
@@ -51,12 +54,11 @@ impl Server {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
         let store = ModelStore::default();
         let api = rt.block_on(async {
-            let api = ApiServer::new(
-                Arc::new(store.clone()),
-                ApiServerConfig::default(),
-                TokenAuthenticator::default(),
-            )
-            .await;
+            let mut config = ApiServerConfig::default();
+            // A resourceVersion ahead of the store waits this long before its 504: kube waits 3 s,
+            // which would make the fuzzer wait instead of run.
+            config.registry.cache.revision_wait = REVISION_WAIT;
+            let api = ApiServer::new(Arc::new(store.clone()), config, TokenAuthenticator::default()).await;
             tokio::time::timeout(Duration::from_secs(10), api.wait_ready()).await.unwrap().unwrap();
             let namespaces = resources::find("", "v1", "namespaces").unwrap();
             let key = namespaces.storage_key(None, "default");
