@@ -184,7 +184,9 @@ mod real {
         // etcd 3.4 copies its not-yet-committed write buffer into every transaction's read view
         // (fixed in 3.5), so conditional writes slow down as the buffer grows; a batch limit keeps
         // it small. The same etcd serves the raw loops, so the comparison stays like for like.
-        let server = EtcdServer::start_with(None, &["--backend-batch-limit=1000"]);
+        // Data on tmpfs: the shared virtual disk's fsync times swing more between runs than the
+        // difference measured here.
+        let server = EtcdServer::start_in_memory(&["--backend-batch-limit=1000"]);
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let store = rt
             .block_on(EtcdStore::connect(EtcdStoreConfig::new([server.endpoint()])))
@@ -206,6 +208,7 @@ mod real {
             let ops = if clients == 1 { 500 } else { 4_000 };
             group.throughput(Throughput::Elements(ops as u64));
 
+            compact(&rt, &raw);
             let figures = Arc::new(parking_lot::Mutex::new(Vec::new()));
             let raw_put = raw.clone();
             let f = figures.clone();
@@ -236,6 +239,7 @@ mod real {
 
             // The same put as a transaction with a compare, written against etcd-client directly:
             // what etcd itself charges for a conditional write.
+            compact(&rt, &raw);
             let figures = Arc::new(parking_lot::Mutex::new(Vec::new()));
             let raw_txn = raw.clone();
             let f = figures.clone();
@@ -266,6 +270,7 @@ mod real {
             });
             report("raw etcd-client txn (compare + put)", clients, &figures.lock());
 
+            compact(&rt, &raw);
             let figures = Arc::new(parking_lot::Mutex::new(Vec::new()));
             let f = figures.clone();
             let s = store.clone();
@@ -316,6 +321,16 @@ mod real {
             report("EtcdStore get", clients, &figures.lock());
         }
         group.finish();
+    }
+
+    /// Compacts away every old revision, so that each measured loop starts from the same store:
+    /// without it the loops measured later run against a history grown by the earlier ones.
+    fn compact(rt: &tokio::runtime::Runtime, raw: &etcd_client::Client) {
+        rt.block_on(async {
+            let mut kv = raw.kv_client();
+            let revision = kv.get("/", None).await.unwrap().header().unwrap().revision();
+            kv.compact(revision, Some(etcd_client::CompactionOptions::new().with_physical())).await.unwrap();
+        });
     }
 
     /// Prints the median throughput and latency of the measured runs.

@@ -318,7 +318,7 @@ impl Storage for EtcdStore {
         let k = self.full_key(key);
         let txn = Txn::new()
             .when([Compare::create_revision(k.clone(), CompareOp::Equal, 0)])
-            .and_then([TxnOp::put(k, value.to_vec(), None)]);
+            .and_then([TxnOp::put(k, Vec::from(value), None)]);
         let mut kv = self.kv();
         let response = self.call(kv.txn(txn)).await?;
         if !response.succeeded() {
@@ -337,7 +337,7 @@ impl Storage for EtcdStore {
         }
         let txn = Txn::new()
             .when([Compare::mod_revision(k.clone(), CompareOp::Equal, expected)])
-            .and_then([TxnOp::put(k.clone(), value.to_vec(), None)])
+            .and_then([TxnOp::put(k.clone(), Vec::from(value), None)])
             .or_else([TxnOp::get(k, None)]);
         let mut kv = self.kv();
         let response = self.call(kv.txn(txn)).await?;

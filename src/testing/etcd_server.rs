@@ -67,11 +67,28 @@ impl EtcdServer {
     /// Starts an etcd, with TLS and client-certificate authentication when `tls` is given, and
     /// with `extra_args` appended to its command line.
     pub fn start_with(tls: Option<&EtcdServerTls>, extra_args: &[&str]) -> Self {
+        Self::start_in(None, tls, extra_args)
+    }
+
+    /// Starts a plain-HTTP etcd whose data lives in memory (tmpfs, /dev/shm) where there is one,
+    /// as for benchmarks: the fsyncs of a shared virtual disk vary run to run far more than
+    /// anything measured. Falls back to the temporary directory, saying so.
+    pub fn start_in_memory(extra_args: &[&str]) -> Self {
+        let shm = Path::new("/dev/shm");
+        if shm.is_dir() {
+            Self::start_in(Some(shm), None, extra_args)
+        } else {
+            eprintln!("etcd: no /dev/shm here; its data goes to the temporary directory (on disk)");
+            Self::start_in(None, None, extra_args)
+        }
+    }
+
+    fn start_in(base: Option<&Path>, tls: Option<&EtcdServerTls>, extra_args: &[&str]) -> Self {
         let bin = etcd_binary().unwrap_or_else(|| panic!("etcd not found: {INSTALL_HINT}"));
         let mut last_error = String::new();
         // A free port can be taken between our probe and etcd's bind: try a few times.
         for _ in 0..3 {
-            match Self::try_start(&bin, tls, extra_args) {
+            match Self::try_start(&bin, base, tls, extra_args) {
                 Ok(server) => return server,
                 Err(e) => last_error = e,
             }
@@ -79,8 +96,17 @@ impl EtcdServer {
         panic!("etcd at {} did not start: {last_error}", bin.display());
     }
 
-    fn try_start(bin: &Path, tls: Option<&EtcdServerTls>, extra_args: &[&str]) -> Result<Self, String> {
-        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    fn try_start(
+        bin: &Path,
+        base: Option<&Path>,
+        tls: Option<&EtcdServerTls>,
+        extra_args: &[&str],
+    ) -> Result<Self, String> {
+        let dir = match base {
+            Some(base) => tempfile::tempdir_in(base),
+            None => tempfile::tempdir(),
+        }
+        .map_err(|e| e.to_string())?;
         let (client_port, peer_port) = (free_port(), free_port());
         let scheme = if tls.is_some() { "https" } else { "http" };
         let endpoint = format!("{scheme}://127.0.0.1:{client_port}");
