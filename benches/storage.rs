@@ -387,7 +387,12 @@ mod real {
         rt.block_on(async {
             let mut kv = raw.kv_client();
             let revision = kv.get("/", None).await.unwrap().header().unwrap().revision();
-            kv.compact(revision, Some(etcd_client::CompactionOptions::new().with_physical())).await.unwrap();
+            // Nothing written since the last compaction (a filtered run): etcd says so, and that is fine.
+            if let Err(e) =
+                kv.compact(revision, Some(etcd_client::CompactionOptions::new().with_physical())).await
+            {
+                assert!(e.to_string().contains("compacted"), "compacting the bench etcd: {e}");
+            }
         });
     }
 

@@ -1,7 +1,9 @@
-//! The model store's data: an ordered map of per-key version histories plus an event log, with
-//! etcd's revision rules. Plain data, no IO, no time: the caller holds the lock.
+//! The model store's data: an ordered map of per-key version histories (plus a hash index of each
+//! key's latest version, for point reads) and an event log, with etcd's revision rules. Plain
+//! data, no IO, no time: the caller holds the lock.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::hash::BuildHasherDefault;
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -21,6 +23,9 @@ struct Version {
     value: Option<Bytes>,
 }
 
+/// SipHash with fixed keys: deterministic across processes and runs.
+type FixedHasher = BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
+
 /// Multi-version key-value data with etcd's revision accounting.
 #[derive(Debug)]
 pub(crate) struct Mvcc {
@@ -30,6 +35,10 @@ pub(crate) struct Mvcc {
     compact_revision: Revision,
     /// Versions per key, oldest first. A key whose history is only a compacted tombstone is removed.
     keys: BTreeMap<Arc<str>, Vec<Version>>,
+    /// Each key's last version (the same as `keys[k].last()`), hashed: a read of the latest value
+    /// is one probe, where the ordered map chases a pointer per key comparison. Never iterated
+    /// where order matters, and the hasher has fixed keys (determinism).
+    latest: HashMap<Arc<str>, Version, FixedHasher>,
     /// Every event since the compaction point; `log[i]` has revision `log_first + i`.
     log: VecDeque<Event>,
     log_first: Revision,
@@ -37,7 +46,14 @@ pub(crate) struct Mvcc {
 
 impl Default for Mvcc {
     fn default() -> Self {
-        Mvcc { revision: 1, compact_revision: 0, keys: BTreeMap::new(), log: VecDeque::new(), log_first: 2 }
+        Mvcc {
+            revision: 1,
+            compact_revision: 0,
+            keys: BTreeMap::new(),
+            latest: HashMap::default(),
+            log: VecDeque::new(),
+            log_first: 2,
+        }
     }
 }
 
@@ -93,6 +109,10 @@ impl Mvcc {
 
     pub fn get(&self, key: &str, revision: Option<Revision>) -> StorageResult<KeyValue> {
         let at = self.read_revision(revision)?;
+        if at == self.revision {
+            let found = self.latest.get_key_value(key).and_then(|(k, v)| Self::key_value(k, v));
+            return found.ok_or_else(|| StorageError::NotFound { key: key.to_owned() });
+        }
         let found = match self.keys.get_key_value(key) {
             Some((k, versions)) => Self::value_at(k, versions, at),
             None => None,
@@ -168,6 +188,7 @@ impl Mvcc {
                 check(prev_kv.as_ref())?;
                 let version = Self::next_version(value, prev_kv.as_ref(), revision);
                 let event = Self::event(k.clone(), &version, prev_kv);
+                self.latest.insert(k.clone(), version.clone());
                 versions.push(version);
                 event
             }
@@ -176,6 +197,7 @@ impl Mvcc {
                 let k: Arc<str> = Arc::from(key);
                 let version = Self::next_version(value, None, revision);
                 let event = Self::event(k.clone(), &version, None);
+                self.latest.insert(k.clone(), version.clone());
                 self.keys.insert(k, vec![version]);
                 event
             }
@@ -282,6 +304,7 @@ impl Mvcc {
             versions.drain(..drop);
             if versions.is_empty() {
                 self.keys.remove(&key);
+                self.latest.remove(&key);
             }
         }
         self.compact_revision = revision;
@@ -350,6 +373,7 @@ mod tests {
         assert_eq!(m.get("/a", Some(5)).unwrap().value, b("2"));
         assert!(matches!(m.get("/a", Some(4)), Err(StorageError::Compacted { compact_revision: 5 })));
         assert!(!m.keys.contains_key("/b"), "a compacted tombstone is forgotten");
+        assert!(!m.latest.contains_key("/b"), "in the latest-version index too");
         assert_eq!(m.keys["/a"].len(), 1);
         assert_eq!(m.list("/", &ListOptions::default()).unwrap().items.len(), 2);
         let (events, next) = m.events_from(5, "/", 10).unwrap();
