@@ -197,7 +197,6 @@ mod real {
         // a reference count, not a copy of etcd-client's eight service clients.
         let store: Arc<dyn Storage> = Arc::new(store);
         // Preload keys for the gets and updates.
-        const PRELOAD: usize = 4_000;
         let revisions: Arc<Vec<std::sync::atomic::AtomicI64>> = Arc::new(
             (0..PRELOAD)
                 .map(|i| {
@@ -221,18 +220,7 @@ mod real {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
                         let raw = raw_put.clone();
-                        let (t, p50, p99) = concurrent(&rt, clients, ops, move |i| {
-                            let mut kv = raw.kv_client();
-                            async move {
-                                kv.put(
-                                    format!("/registry/raw/{}", i % PRELOAD),
-                                    vec![b'x'; VALUE_BYTES],
-                                    None,
-                                )
-                                .await
-                                .unwrap();
-                            }
-                        });
+                        let (t, p50, p99) = concurrent(&rt, clients, ops, move |i| raw_put_op(&raw, i));
                         f.lock().push((ops as f64 / t.as_secs_f64(), p50, p99));
                         total += t;
                     }
@@ -285,14 +273,7 @@ mod real {
                     for _ in 0..iters {
                         let (s, revs) = (s.clone(), revs.clone());
                         let (t, p50, p99) = concurrent(&rt, clients, ops, move |i| {
-                            let (s, revs) = (s.clone(), revs.clone());
-                            async move {
-                                // Each client owns the keys congruent to it, so updates never conflict.
-                                let k = i % PRELOAD;
-                                let expected = revs[k].load(std::sync::atomic::Ordering::SeqCst);
-                                let r = s.update(&key(k), value(), expected).await.unwrap();
-                                revs[k].store(r, std::sync::atomic::Ordering::SeqCst);
-                            }
+                            store_update_op(s.clone(), revs.clone(), i)
                         });
                         f.lock().push((ops as f64 / t.as_secs_f64(), p50, p99));
                         total += t;
@@ -344,26 +325,12 @@ mod real {
         for _ in 0..ROUNDS {
             compact(rt, raw);
             let r = raw.clone();
-            let (t, _, _) = concurrent(rt, CLIENTS, OPS, move |i| {
-                let mut kv = r.kv_client();
-                async move {
-                    kv.put(format!("/registry/raw/{}", i % 4_000), vec![b'x'; VALUE_BYTES], None)
-                        .await
-                        .unwrap();
-                }
-            });
+            let (t, _, _) = concurrent(rt, CLIENTS, OPS, move |i| raw_put_op(&r, i));
             puts.push(OPS as f64 / t.as_secs_f64());
             compact(rt, raw);
             let (s, revs) = (store.clone(), revisions.clone());
-            let (t, _, _) = concurrent(rt, CLIENTS, OPS, move |i| {
-                let (s, revs) = (s.clone(), revs.clone());
-                async move {
-                    let k = i % revs.len();
-                    let expected = revs[k].load(std::sync::atomic::Ordering::SeqCst);
-                    let r = s.update(&key(k), value(), expected).await.unwrap();
-                    revs[k].store(r, std::sync::atomic::Ordering::SeqCst);
-                }
-            });
+            let (t, _, _) =
+                concurrent(rt, CLIENTS, OPS, move |i| store_update_op(s.clone(), revs.clone(), i));
             updates.push(OPS as f64 / t.as_secs_f64());
         }
         let median = |mut v: Vec<f64>| {
@@ -379,6 +346,26 @@ mod real {
             ratio * 100.0,
             update / put * 100.0
         );
+    }
+
+    /// Keys preloaded into the bench etcd for the gets and updates.
+    const PRELOAD: usize = 4_000;
+
+    /// Operation `i` of the raw loop: a plain etcd-client put.
+    fn raw_put_op(raw: &etcd_client::Client, i: usize) -> impl std::future::Future<Output = ()> + Send {
+        let mut kv = raw.kv_client();
+        async move {
+            kv.put(format!("/registry/raw/{}", i % PRELOAD), vec![b'x'; VALUE_BYTES], None).await.unwrap();
+        }
+    }
+
+    /// Operation `i` of the EtcdStore loop: an update of preloaded key `i % PRELOAD` at the revision
+    /// its last update left. Each client owns the keys congruent to it, so updates never conflict.
+    async fn store_update_op(s: Arc<dyn Storage>, revs: Arc<Vec<std::sync::atomic::AtomicI64>>, i: usize) {
+        let k = i % PRELOAD;
+        let expected = revs[k].load(std::sync::atomic::Ordering::SeqCst);
+        let r = s.update(&key(k), value(), expected).await.unwrap();
+        revs[k].store(r, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Compacts away every old revision, so that each measured loop starts from the same store:
