@@ -25,15 +25,12 @@ const CHARGE_RETRIES: usize = 16;
 
 /// One lock per namespace, taken around a charge and the store write it pays for.
 #[derive(Debug, Default)]
-pub struct QuotaLocks {
-    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-}
+pub struct QuotaLocks(Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
 
 impl QuotaLocks {
     /// Waits for the namespace's lock.
     pub async fn lock(&self, ns: &str) -> tokio::sync::OwnedMutexGuard<()> {
-        let lock =
-            self.locks.lock().unwrap_or_else(|e| e.into_inner()).entry(ns.to_owned()).or_default().clone();
+        let lock = self.0.lock().unwrap_or_else(|e| e.into_inner()).entry(ns.to_owned()).or_default().clone();
         lock.lock_owned().await
     }
 
