@@ -23,17 +23,18 @@ impl History {
     }
 }
 
-/// One recorded happening.
+/// One recorded happening. The large variants are boxed: a scale run holds millions of entries,
+/// most of them store ops and watch events, and the enum is as big as its biggest variant.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Entry {
     /// An operation an API server made on the store, as its store client saw it.
     Store(StoreOp),
     /// A write the store committed (the store's own log: ground truth for watches).
-    Commit(Commit),
+    Commit(Box<Commit>),
     /// A request an agent or driver made to an API server, and its outcome.
-    Api(ApiCall),
+    Api(Box<ApiCall>),
     /// A client's watch was answered.
-    WatchOpen(WatchOpen),
+    WatchOpen(Box<WatchOpen>),
     /// One event arrived on a client's watch.
     WatchEvent(WatchEvent),
     /// A client's watch ended.
@@ -44,7 +45,7 @@ pub enum Entry {
         watch: u64,
     },
     /// A kubelet started or stopped a pod's containers.
-    Container(ContainerEvent),
+    Container(Box<ContainerEvent>),
     /// What the workload expects of a pod once faults have healed.
     Expect(Expectation),
     /// A fault was injected or healed.

@@ -560,7 +560,7 @@ mod tests {
     fn report() -> Report {
         let mut h = History::default();
         for i in 0..40u64 {
-            h.push(Entry::Api(ApiCall {
+            h.push(Entry::Api(Box::new(ApiCall {
                 client: "workload".into(),
                 invoked: i * 50 * MS,
                 returned: i * 50 * MS + (3 + i % 7) * MS,
@@ -569,7 +569,7 @@ mod tests {
                 request_rv: None,
                 status: 201,
                 rv: Some(i),
-            }));
+            })));
             if i == 10 {
                 h.push(Entry::Fault { time: 500 * MS, what: "crash Store[0] for 0.5s".into() });
             }

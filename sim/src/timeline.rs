@@ -305,7 +305,7 @@ mod tests {
     const MS: Time = 1_000_000;
 
     fn api(invoked: Time, returned: Time, verb: Verb) -> Entry {
-        Entry::Api(ApiCall {
+        Entry::Api(Box::new(ApiCall {
             client: "c".into(),
             invoked,
             returned,
@@ -314,27 +314,27 @@ mod tests {
             request_rv: None,
             status: 200,
             rv: None,
-        })
+        }))
     }
 
     fn commit(time: Time, revision: u64) -> Entry {
-        Entry::Commit(Commit {
+        Entry::Commit(Box::new(Commit {
             time,
             revision,
             key: "/registry/pods/d/p".into(),
             deleted: false,
             attrs: Attrs::default(),
-        })
+        }))
     }
 
     fn container(time: Time, uid: &str, running: bool) -> Entry {
-        Entry::Container(ContainerEvent {
+        Entry::Container(Box::new(ContainerEvent {
             time,
             node: "n".into(),
             pod: "/registry/pods/d/p".into(),
             uid: uid.into(),
             running,
-        })
+        }))
     }
 
     fn fault(time: Time, what: &str) -> Entry {
@@ -363,7 +363,7 @@ mod tests {
         h.push(container(50 * MS, "u1", true));
         // Bucket 1: a watch answered and an event 7 ms after its commit; the same pod restarted
         // (not a new start) and a second pod; the commit of rev 2.
-        h.push(Entry::WatchOpen(WatchOpen {
+        h.push(Entry::WatchOpen(Box::new(WatchOpen {
             time: 100 * MS,
             watch: 1,
             client: "c".into(),
@@ -371,7 +371,7 @@ mod tests {
             fields: Some(vec![]),
             start_rv: Some(1),
             status: 200,
-        }));
+        })));
         h.push(commit(110 * MS, 2));
         h.push(Entry::WatchEvent(WatchEvent {
             time: 117 * MS,

@@ -142,10 +142,18 @@ fn client_with_timeout(recorder: &Arc<Recorder>, name: &str, apiserver: u32, tim
     ApiClient::new(c)
 }
 
+/// About how many history entries a run records: measured on the scale scenarios, a pod costs
+/// ~25 (its requests, store ops, commits and watch deliveries) and a node ~20 in the first minutes.
+fn expected_history(scenario: &Scenario) -> usize {
+    let pods = scenario.workload.pods as usize;
+    let kubelets = scenario.topology.kubelets as usize;
+    pods * 26 + kubelets * 24
+}
+
 impl World {
     async fn build(scenario: Scenario, seed: u64, progress: Option<Progress>) -> World {
         let handle = Handle::current();
-        let recorder = Recorder::new();
+        let recorder = Recorder::with_capacity(expected_history(&scenario));
         let store = ModelStore::new(ModelStoreConfig {
             seed: seed ^ 0x5709_e000,
             history_revisions_max: scenario.store.history_revisions.max(1) as usize,

@@ -20,7 +20,7 @@ pub async fn admit_create(registry: &Registry, a: &Attributes<'_>) -> Result<(),
     // The cache first (kube's plugin reads an informer); storage when the cache has not seen it
     // yet, so that a namespace created a moment ago is found.
     let found = match registry.cache(namespaces).and_then(|c| c.get(&key)) {
-        Some(o) => serde_json::from_slice::<Value>(&o.json).ok().map(|v| phase(&v)),
+        Some(o) => serde_json::from_slice::<Value>(&o.json()).ok().map(|v| phase(&v)),
         None => registry.stored(namespaces, None, ns).await?.map(|v| phase(&v)),
     };
     match found.as_deref() {

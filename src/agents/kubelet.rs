@@ -974,8 +974,10 @@ async fn write_status(
     for attempt in 0..2 {
         // The pod stays JSON on this hot path: the tracker works on what the watch delivered,
         // and the status is rebuilt over it without a round trip through the typed Pod.
-        let mut body = pod.clone();
-        body["status"] = write.status(&pod, node_ip, &now_time());
+        let status = write.status(&pod, node_ip, &now_time());
+        // A conflict replaces `pod` with a fresh read; every other outcome returns.
+        let mut body = std::mem::take(&mut pod);
+        body["status"] = status;
         let sent = match json_body(&body) {
             Ok(bytes) => match pods.replace_subresource("status", &name, &PostParams::default(), bytes) {
                 Ok(req) => client.send(req).await,

@@ -865,8 +865,9 @@ struct CompactPod {
 impl CompactPod {
     fn new(pod: &Value) -> CompactPod {
         CompactPod {
-            // A Value always serializes.
-            json: serde_json::to_vec(pod).unwrap_or_default().into_boxed_slice(),
+            // A Value always serializes. Copied out at its exact size: shrinking the doubled
+            // serialization buffer in place would keep the whole block.
+            json: Box::from(serde_json::to_vec(pod).unwrap_or_default().as_slice()),
             resource_version: str_at(pod, &["metadata", "resourceVersion"]).and_then(|v| v.parse().ok()),
             restart_policy: restart_policy(pod).into(),
         }

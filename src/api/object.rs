@@ -53,58 +53,95 @@ pub fn set_meta(obj: &mut Value, field: &str, value: Value) {
 }
 
 /// Serializes an object for storage: apiVersion, kind and metadata first, resourceVersion removed.
+///
+/// The result is allocated at its exact size. Serializing grows a buffer by doubling, and a store
+/// keeps hundreds of thousands of these: a 2.2 KB pod left in its 4 KB buffer nearly doubled the
+/// store's memory (and allocators keep a block in place when it shrinks by less than half).
 pub fn encode_for_storage(obj: &Value) -> Bytes {
-    let Some(map) = obj.as_object() else { return Bytes::from(obj.to_string()) };
-    let mut out = Vec::with_capacity(512);
-    out.push(b'{');
-    let mut first = true;
-    let mut put = |out: &mut Vec<u8>, key: &str, value: &Value| {
-        if !first {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    SCRATCH.with(|scratch| {
+        let mut out = scratch.borrow_mut();
+        out.clear();
+        write_for_storage(&mut out, obj);
+        let bytes = Bytes::copy_from_slice(&out);
+        // One oversized object must not pin its buffer for the rest of the run.
+        if out.capacity() > 1 << 20 {
+            *out = Vec::new();
+        }
+        bytes
+    })
+}
+
+fn write_for_storage(out: &mut Vec<u8>, obj: &Value) {
+    // Writing JSON into a Vec cannot fail.
+    let Some(map) = obj.as_object() else {
+        let _ = serde_json::to_writer(&mut *out, obj);
+        return;
+    };
+    let entry = |out: &mut Vec<u8>, first: &mut bool, key: &str, value: &Value| {
+        if !std::mem::take(first) {
             out.push(b',');
         }
-        first = false;
-        serde_json::to_writer(&mut *out, key).expect("strings serialize");
+        let _ = serde_json::to_writer(&mut *out, key);
         out.push(b':');
-        serde_json::to_writer(&mut *out, value).expect("values serialize");
+        let _ = serde_json::to_writer(&mut *out, value);
     };
+    let mut first = true;
+    out.push(b'{');
     for key in ["apiVersion", "kind"] {
         if let Some(v) = map.get(key) {
-            put(&mut out, key, v);
+            entry(out, &mut first, key, v);
         }
     }
-    let mut metadata = map.get("metadata").and_then(Value::as_object).cloned().unwrap_or_default();
-    metadata.remove("resourceVersion");
-    put(&mut out, "metadata", &Value::Object(metadata));
-    for (k, v) in map {
-        if !matches!(k.as_str(), "apiVersion" | "kind" | "metadata") {
-            put(&mut out, k, v);
+    if !std::mem::take(&mut first) {
+        out.push(b',');
+    }
+    out.extend_from_slice(b"\"metadata\":{");
+    let mut first_meta = true;
+    if let Some(metadata) = map.get("metadata").and_then(Value::as_object) {
+        for (k, v) in metadata.iter().filter(|(k, _)| k.as_str() != "resourceVersion") {
+            entry(out, &mut first_meta, k, v);
         }
     }
     out.push(b'}');
-    Bytes::from(out)
+    for (k, v) in map.iter().filter(|(k, _)| !matches!(k.as_str(), "apiVersion" | "kind" | "metadata")) {
+        entry(out, &mut first, k, v);
+    }
+    out.push(b'}');
 }
 
 /// The stored bytes with `metadata.resourceVersion` set to `revision`.
 pub fn with_resource_version(stored: &[u8], revision: i64) -> Bytes {
+    let mut out = Vec::new();
+    write_with_resource_version(&mut out, stored, revision);
+    Bytes::from(out)
+}
+
+/// Appends the stored bytes to `out` with `metadata.resourceVersion` set to `revision`.
+pub fn write_with_resource_version(out: &mut Vec<u8>, stored: &[u8], revision: i64) {
+    use std::io::Write as _;
     const NEEDLE: &[u8] = b"\"metadata\":{";
     let Some(at) = stored.windows(NEEDLE.len()).position(|w| w == NEEDLE) else {
         // Not in our storage format (written by someone else): take the slow path.
-        return match serde_json::from_slice::<Value>(stored) {
+        match serde_json::from_slice::<Value>(stored) {
             Ok(mut v) if v.is_object() => {
                 set_meta(&mut v, "resourceVersion", Value::String(revision.to_string()));
-                Bytes::from(v.to_string())
+                // Writing a Value into a Vec cannot fail.
+                let _ = serde_json::to_writer(&mut *out, &v);
             }
-            _ => Bytes::copy_from_slice(stored),
-        };
+            _ => out.extend_from_slice(stored),
+        }
+        return;
     };
     let insert_at = at + NEEDLE.len();
     let empty = stored.get(insert_at) == Some(&b'}');
-    let field = format!("\"resourceVersion\":\"{revision}\"{}", if empty { "" } else { "," });
-    let mut out = Vec::with_capacity(stored.len() + field.len());
+    out.reserve(stored.len() + 40);
     out.extend_from_slice(&stored[..insert_at]);
-    out.extend_from_slice(field.as_bytes());
+    // Writing into a Vec cannot fail.
+    let _ = write!(out, "\"resourceVersion\":\"{revision}\"{}", if empty { "" } else { "," });
     out.extend_from_slice(&stored[insert_at..]);
-    Bytes::from(out)
 }
 
 /// Parses stored bytes into an object carrying its resourceVersion.

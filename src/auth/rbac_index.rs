@@ -65,7 +65,7 @@ impl Default for RbacIndex {
 }
 
 fn parse<T: DeserializeOwned>(o: &CachedObject) -> Option<T> {
-    match serde_json::from_slice(&o.json) {
+    match serde_json::from_slice(&o.json()) {
         Ok(v) => Some(v),
         Err(e) => {
             tracing::warn!(key = %o.key, error = %e, "RBAC object undecodable; ignored");

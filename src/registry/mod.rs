@@ -317,7 +317,7 @@ impl Registry {
         let (objects, _) = cache.list(&filter);
         objects
             .iter()
-            .map(|o| serde_json::from_slice(&o.json).map_err(|e| ApiError::Internal(e.to_string())))
+            .map(|o| serde_json::from_slice(&o.json()).map_err(|e| ApiError::Internal(e.to_string())))
             .collect()
     }
 
@@ -397,7 +397,7 @@ impl Registry {
         match (min, self.cache(r)) {
             (Some(min), Some(cache)) => {
                 cache.wait_for(min).await?;
-                cache.get(&key).map(|o| o.json.clone()).ok_or_else(not_found)
+                cache.get(&key).map(|o| o.json()).ok_or_else(not_found)
             }
             _ => {
                 let kv = self.storage.get(&key, None).await.map_err(|e| storage_error(r, name, e))?;
@@ -426,7 +426,7 @@ impl Registry {
             cache.wait_for(min).await?;
             let (objects, revision) = cache.list(&filter);
             return Ok(ListResult {
-                items: objects.iter().map(|o| o.json.clone()).collect(),
+                items: objects.iter().map(|o| o.json()).collect(),
                 revision,
                 continue_token: None,
                 remaining: None,
@@ -493,7 +493,7 @@ impl Registry {
                 let o = CachedObject::from_kv(r, kv)
                     .map_err(|e| ApiError::Internal(format!("stored object undecodable: {e}")))?;
                 if filter.matches(&o) {
-                    items.push(o.json);
+                    items.push(o.json());
                 }
             }
             if stopped_early {

@@ -86,7 +86,8 @@ pub fn spec_changed(new: &Value, old: &Value) -> bool {
 /// fields dropped, and the paths of the fields that were dropped.
 pub fn canonicalize(kind: &str, api_version: &str, body: &Value) -> Result<(Value, Vec<String>), ApiError> {
     fn round<T: serde::de::DeserializeOwned + serde::Serialize>(v: &Value) -> Result<Value, String> {
-        let typed: T = serde_json::from_value(v.clone()).map_err(|e| e.to_string())?;
+        // Straight from the borrowed tree: `from_value` would need a clone of the whole body.
+        let typed = T::deserialize(v).map_err(|e| e.to_string())?;
         serde_json::to_value(&typed).map_err(|e| e.to_string())
     }
     let canonical = match kind {
@@ -112,26 +113,39 @@ pub fn canonicalize(kind: &str, api_version: &str, body: &Value) -> Result<(Valu
         ))
     })?;
     let mut unknown = Vec::new();
-    unknown_fields(body, &canonical, "", &mut unknown);
+    unknown_fields(body, &canonical, &mut String::new(), &mut unknown);
     Ok((canonical, unknown))
 }
 
-fn unknown_fields(original: &Value, canonical: &Value, path: &str, out: &mut Vec<String>) {
+/// The paths of `original`'s fields that `canonical` lacks. One path buffer serves the whole walk:
+/// a pod has hundreds of fields and almost never an unknown one, so paths are grown and cut back
+/// rather than formatted per field.
+fn unknown_fields(original: &Value, canonical: &Value, path: &mut String, out: &mut Vec<String>) {
+    let len = path.len();
     match (original, canonical) {
         (Value::Object(o), Value::Object(c)) => {
             for (k, v) in o {
-                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(k);
                 match c.get(k) {
-                    Some(cv) => unknown_fields(v, cv, &p, out),
+                    Some(cv) => unknown_fields(v, cv, path, out),
                     // k8s-openapi omits empty optional values; only a non-empty one was unknown.
-                    None if !is_empty_value(v) => out.push(p),
+                    None if !is_empty_value(v) => out.push(path.clone()),
                     None => {}
                 }
+                path.truncate(len);
             }
         }
         (Value::Array(o), Value::Array(c)) => {
+            use std::fmt::Write as _;
             for (i, (ov, cv)) in o.iter().zip(c).enumerate() {
-                unknown_fields(ov, cv, &format!("{path}[{i}]"), out);
+                if matches!(ov, Value::Object(_) | Value::Array(_)) {
+                    let _ = write!(path, "[{i}]");
+                    unknown_fields(ov, cv, path, out);
+                    path.truncate(len);
+                }
             }
         }
         _ => {}

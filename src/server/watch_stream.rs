@@ -75,8 +75,8 @@ impl State {
     async fn next(&mut self) -> Option<Bytes> {
         if let Some(o) = self.initial.next() {
             return Some(match self.table {
-                None => frame(EventType::Added.as_str(), &o.json),
-                Some(include) => table_frame(self.r, "ADDED", &o.json, include),
+                None => frame(EventType::Added.as_str(), &o.json()),
+                Some(include) => table_frame(self.r, "ADDED", &o.json(), include),
             });
         }
         if self.end_bookmark_pending {

@@ -62,10 +62,11 @@ pub struct CachedObject {
     pub key: Arc<str>,
     /// Its mod revision (resourceVersion).
     pub revision: i64,
-    /// Stored bytes (no resourceVersion), to splice another version in.
+    /// Stored bytes (no resourceVersion; shared with the store's copy). The JSON clients get is
+    /// made from these on use ([`CachedObject::json`]): keeping a second copy with the version
+    /// spliced in doubled the cache's memory, and nearly every object is sent only as part of a
+    /// watch event, whose line is made once.
     pub stored: Bytes,
-    /// JSON with resourceVersion.
-    pub json: Bytes,
     /// Namespace, if namespaced.
     pub namespace: Option<String>,
     /// Name.
@@ -150,7 +151,6 @@ impl CachedObject {
             fields.entry("spec.hostNetwork").or_insert_with(|| "false".into());
         }
         Ok(CachedObject {
-            json: object::with_resource_version(&stored, revision),
             key,
             revision,
             stored,
@@ -161,14 +161,17 @@ impl CachedObject {
         })
     }
 
+    /// This object's JSON, carrying its resourceVersion.
+    pub fn json(&self) -> Bytes {
+        self.json_at(self.revision)
+    }
+
     /// This object's JSON with another resourceVersion (a delete event carries the last state at
     /// the delete's revision).
     pub fn json_at(&self, revision: i64) -> Bytes {
-        if revision == self.revision {
-            self.json.clone()
-        } else {
-            object::with_resource_version(&self.stored, revision)
-        }
+        let mut out = Vec::new();
+        object::write_with_resource_version(&mut out, &self.stored, revision);
+        Bytes::from(out)
     }
 }
 
@@ -261,30 +264,36 @@ pub struct CachedEvent {
 }
 
 impl CachedEvent {
-    /// The object a watcher of type `t` receives: the current state, or for a watcher that sees a
-    /// delete because the object left its filter, the previous state at this revision.
-    pub fn object_json(&self, t: EventType) -> Bytes {
+    /// The object a watcher of type `t` receives, and the resourceVersion it carries: the current
+    /// state, or for a watcher that sees a delete because the object left its filter, the previous
+    /// state at this revision.
+    fn object_at(&self, t: EventType) -> (&CachedObject, i64) {
         match (t, self.kind) {
-            (EventType::Deleted, EventType::Modified) => self
-                .prev
-                .as_ref()
-                .map(|p| p.json_at(self.revision))
-                .unwrap_or_else(|| self.object.json.clone()),
-            (EventType::Deleted, EventType::Deleted) => self.object.json_at(self.revision),
-            _ => self.object.json.clone(),
+            (EventType::Deleted, EventType::Modified) => match &self.prev {
+                Some(p) => (p, self.revision),
+                None => (&self.object, self.object.revision),
+            },
+            (EventType::Deleted, EventType::Deleted) => (&self.object, self.revision),
+            _ => (&self.object, self.object.revision),
         }
+    }
+
+    /// The JSON of the object a watcher of type `t` receives (see [`CachedEvent::frame`]).
+    pub fn object_json(&self, t: EventType) -> Bytes {
+        let (object, revision) = self.object_at(t);
+        object.json_at(revision)
     }
 
     /// The watch-stream line for type `t`, serialized once.
     pub fn frame(&self, t: EventType) -> Bytes {
         self.frames[t.index()]
             .get_or_init(|| {
-                let object = self.object_json(t);
-                let mut out = Vec::with_capacity(object.len() + 32);
+                let (object, revision) = self.object_at(t);
+                let mut out = Vec::with_capacity(object.stored.len() + 64);
                 out.extend_from_slice(b"{\"type\":\"");
                 out.extend_from_slice(t.as_str().as_bytes());
                 out.extend_from_slice(b"\",\"object\":");
-                out.extend_from_slice(&object);
+                object::write_with_resource_version(&mut out, &object.stored, revision);
                 out.extend_from_slice(b"}\n");
                 Bytes::from(out)
             })

@@ -58,7 +58,7 @@ pub(crate) fn term(field: &str, equals: bool, value: &str) -> FieldTerm {
 
 /// A store commit.
 pub(crate) fn commit(time: Time, revision: u64, key: &str, deleted: bool, attrs: Attrs) -> Entry {
-    Entry::Commit(Commit { time, revision, key: key.into(), deleted, attrs })
+    Entry::Commit(Box::new(Commit { time, revision, key: key.into(), deleted, attrs }))
 }
 
 /// A store operation by store client 0.
@@ -86,7 +86,7 @@ pub(crate) fn open(
     fields: Option<Vec<FieldTerm>>,
     start_rv: Option<u64>,
 ) -> Entry {
-    Entry::WatchOpen(WatchOpen {
+    Entry::WatchOpen(Box::new(WatchOpen {
         time,
         watch,
         client: client.into(),
@@ -94,7 +94,7 @@ pub(crate) fn open(
         fields,
         start_rv,
         status: 200,
-    })
+    }))
 }
 
 /// One watch event.
@@ -117,7 +117,7 @@ pub(crate) fn api(
     status: u16,
     rv: Option<u64>,
 ) -> Entry {
-    Entry::Api(ApiCall {
+    Entry::Api(Box::new(ApiCall {
         client: client.into(),
         invoked,
         returned,
@@ -126,12 +126,12 @@ pub(crate) fn api(
         request_rv: None,
         status,
         rv,
-    })
+    }))
 }
 
 /// A kubelet starting or stopping a pod.
 pub(crate) fn container(time: Time, node: &str, pod: &str, uid: &str, running: bool) -> Entry {
-    Entry::Container(ContainerEvent { time, node: node.into(), pod: pod.into(), uid: uid.into(), running })
+    Entry::Container(Box::new(ContainerEvent { time, node: node.into(), pod: pod.into(), uid: uid.into(), running }))
 }
 
 /// An expectation.
