@@ -16,6 +16,7 @@ pub mod client;
 pub mod agents;
 
 pub mod api;
+pub mod deadline;
 pub mod registry;
 pub mod watch;
 

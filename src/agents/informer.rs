@@ -31,6 +31,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::client::{ApiClient, ApiResponse, ClientError};
+use crate::deadline::Deadline;
 
 /// An object an informer can carry: decodable, with a resourceVersion.
 pub trait InformerObject: DeserializeOwned + Send + 'static {
@@ -381,11 +382,15 @@ async fn watch<K: InformerObject>(
         429 => return WatchEnd::Retry("watch answered 429".into()),
         s => return WatchEnd::Relist(format!("watch answered {s}")),
     }
+    // Pushed back on every line; one timer per idle period rather than one per line.
+    let mut idle = Deadline::after(config.idle_timeout);
     loop {
         let read = tokio::select! {
-            read = tokio::time::timeout(config.idle_timeout, lines.next_line()) => read,
+            read = lines.next_line() => Ok(read),
+            () = &mut idle => Err(()),
             () = tx.closed() => return WatchEnd::Closed,
         };
+        idle.extend(tokio::time::Instant::now() + config.idle_timeout);
         let line = match read {
             Err(_) | Ok(None) => return WatchEnd::Resume,
             // A broken stream is an end, not a reason to doubt what we have (client-go closes

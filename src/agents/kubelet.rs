@@ -46,6 +46,7 @@ use crate::agents::kubelet_lifecycle::{
     PodTracker, NODE_LEASE_DURATION_SECONDS, NODE_LEASE_NAMESPACE,
 };
 use crate::client::{json_body, ApiClient, ApiResponse};
+use crate::deadline::Deadline;
 
 /// Told when a pod's containers start (`true`) or stop or exit (`false`), with the node name, the
 /// pod's `namespace/name` and uid: how the simulation checks that no pod runs on two nodes at once.
@@ -225,11 +226,17 @@ impl Kubelet {
         let mut agent = Agent::new(client, config, options, stats, ready_now);
         let (mut informer_task, mut events) = agent.spawn_informer();
         agent.schedule(Instant::now(), Job::Register);
+        // One timer kept across iterations (see `crate::deadline`): a sleep made per iteration
+        // left a simulator timer behind on every event.
+        let mut next_job = Deadline::after(Duration::ZERO);
         loop {
             let deadline = agent.queue.first_key_value().map(|(k, _)| k.0);
-            let sleep = async move {
+            if let Some(d) = deadline {
+                next_job.reset(d);
+            }
+            let sleep = async {
                 match deadline {
-                    Some(d) => tokio::time::sleep_until(d).await,
+                    Some(_) => (&mut next_job).await,
                     None => std::future::pending().await,
                 }
             };

@@ -25,6 +25,7 @@ use super::scheduler_algorithm::{
     NodeInfo, NodeSampler, PodRequest, SchedulingQueue, DEFAULT_SCHEDULER_NAME,
 };
 use crate::client::{json_body, ApiClient, ApiResponse, ClientError};
+use crate::deadline::Deadline;
 
 /// Scheduler settings. Defaults in the doc of each field.
 #[derive(Clone, Debug)]
@@ -263,6 +264,7 @@ impl Scheduler {
             started: tokio::time::Instant::now(),
         };
         let mut nodes_synced = false;
+        let mut backoff_timer = Deadline::after(Duration::ZERO);
         loop {
             // Schedule everything ready now (once the node list has arrived).
             while nodes_synced && binds.available_permits() > 0 {
@@ -293,8 +295,19 @@ impl Scheduler {
                 }
             }
             let wake = match state.queue.next_ready_at() {
-                Some(at) if nodes_synced => at.saturating_sub(state.now()),
-                _ => Duration::from_secs(3600),
+                Some(at) if nodes_synced => Some(at.saturating_sub(state.now())),
+                _ => None,
+            };
+            if let Some(wake) = wake {
+                // Kept across iterations (see `crate::deadline`): a sleep made per event left a
+                // simulator timer behind on every one.
+                backoff_timer.reset(tokio::time::Instant::now() + wake);
+            }
+            let backoff_over = async {
+                match wake {
+                    Some(_) => (&mut backoff_timer).await,
+                    None => std::future::pending().await,
+                }
             };
             tokio::select! {
                 Some(e) = pods.recv() => match e {
@@ -328,7 +341,7 @@ impl Scheduler {
                         state.queue.backoff(&key, now);
                     }
                 },
-                () = tokio::time::sleep(wake) => {}
+                () = backoff_over => {}
                 _ = leading.changed() => if !*leading.borrow() { break },
                 _ = shutdown.changed() => if *shutdown.borrow() { break },
             }

@@ -333,7 +333,7 @@ impl ApiClient {
             self.give_back(sender);
             Ok(ApiResponse { status, body })
         };
-        let result = tokio::time::timeout(timeout, exchange).await;
+        let result = crate::deadline::timeout(timeout, exchange).await;
         // A timed-out request has no latency to record; the observer still hears of it (a write
         // that timed out may or may not have happened, which a history must know).
         if let (Ok(_), Some(m)) = (&result, &self.config.metrics) {
@@ -414,7 +414,7 @@ impl ApiClient {
             let mut sender = self.connect().await?;
             sender.send_request(req).await.map_err(|e| ClientError::Transport(e.to_string()))
         };
-        let opened = tokio::time::timeout(timeout, open).await.map_err(|_| ClientError::Timeout(timeout));
+        let opened = crate::deadline::timeout(timeout, open).await.map_err(|_| ClientError::Timeout(timeout));
         let resp = match opened.and_then(|r| r) {
             Ok(resp) => resp,
             Err(e) => {

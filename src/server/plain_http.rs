@@ -20,6 +20,7 @@ use super::authn::ClientCertificate;
 use super::{error_response, ApiServer, Body};
 use crate::api::status::ApiError;
 use crate::client::NoEmptyFlush;
+use crate::deadline::Deadline;
 
 /// Wait after a failed accept (e.g. out of file descriptors) before accepting again.
 pub const ACCEPT_RETRY: Duration = Duration::from_millis(100);
@@ -37,12 +38,14 @@ pub const CONNECTION_BUFFER_MAX: usize = 64 * 1024;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RtTimer;
 
-struct RtSleep(Pin<Box<tokio::time::Sleep>>);
+/// hyper polls its header-read timer on every read of a connection: a [`Deadline`] keeps that to
+/// one simulator timer.
+struct RtSleep(Deadline);
 
 impl Future for RtSleep {
     type Output = ();
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        self.0.as_mut().poll(cx)
+        Pin::new(&mut self.0).poll(cx)
     }
 }
 
@@ -50,7 +53,7 @@ impl Sleep for RtSleep {}
 
 impl Timer for RtTimer {
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn Sleep>> {
-        Box::pin(RtSleep(Box::pin(tokio::time::sleep(duration))))
+        Box::pin(RtSleep(Deadline::after(duration)))
     }
 
     fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn Sleep>> {

@@ -11,12 +11,14 @@ use futures::StreamExt;
 use http::{header, HeaderValue, Response, StatusCode};
 use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
+use tokio::sync::mpsc;
 use serde_json::{json, Value};
 
 use super::Body;
 use crate::api::resources::Resource;
 use crate::api::status::ApiError;
 use crate::api::table::{self, IncludeObject};
+use crate::deadline::Deadline;
 use crate::registry::WatchSetup;
 use crate::watch::cache::{CachedObject, EventType, WatchMessage};
 
@@ -57,7 +59,10 @@ struct State {
     backlog: std::vec::IntoIter<WatchMessage>,
     end_bookmark_pending: bool,
     bookmarks: bool,
-    deadline: tokio::time::Instant,
+    /// The end of the watch (its timeout); one timer for the stream's whole life.
+    deadline: Deadline,
+    /// Ended early (the live channel closed while a chunk was being gathered).
+    ended: bool,
     table: Option<IncludeObject>,
 }
 
@@ -72,26 +77,51 @@ impl State {
         }
     }
 
-    async fn next(&mut self) -> Option<Bytes> {
+    /// The next line if one is ready now: `Some(None)` when the stream is over. Never waits,
+    /// and never polls the deadline (a timer polled with a throwaway waker is a timer wasted).
+    fn ready(&mut self) -> Option<Option<Bytes>> {
+        if self.ended {
+            return Some(None);
+        }
         if let Some(o) = self.initial.next() {
-            return Some(match self.table {
+            return Some(Some(match self.table {
                 None => frame(EventType::Added.as_str(), &o.json()),
                 Some(include) => table_frame(self.r, "ADDED", &o.json(), include),
-            });
+            }));
         }
         if self.end_bookmark_pending {
             self.end_bookmark_pending = false;
-            return Some(bookmark(self.r, self.setup.subscription.revision, true));
+            return Some(Some(bookmark(self.r, self.setup.subscription.revision, true)));
         }
         while let Some(m) = self.backlog.next() {
             if let Some(b) = self.render(m) {
-                return Some(b);
+                return Some(Some(b));
             }
         }
+        if self.deadline.is_due() {
+            return Some(None);
+        }
         loop {
+            match self.setup.subscription.live.try_recv() {
+                Ok(m) => {
+                    if let Some(b) = self.render(m) {
+                        return Some(Some(b));
+                    }
+                }
+                Err(mpsc::error::TryRecvError::Empty) => return None,
+                Err(mpsc::error::TryRecvError::Disconnected) => return Some(None),
+            }
+        }
+    }
+
+    async fn next(&mut self) -> Option<Bytes> {
+        loop {
+            if let Some(line) = self.ready() {
+                return line;
+            }
             let message = tokio::select! {
                 m = self.setup.subscription.live.recv() => m?,
-                _ = tokio::time::sleep_until(self.deadline) => return None,
+                () = &mut self.deadline => return None,
             };
             if let Some(b) = self.render(message) {
                 return Some(b);
@@ -117,7 +147,8 @@ pub fn response(
         initial,
         backlog,
         bookmarks,
-        deadline: tokio::time::Instant::now() + timeout,
+        deadline: Deadline::after(timeout),
+        ended: false,
         table,
     };
     let stream = futures::stream::unfold(state, |mut s| async move {
@@ -126,10 +157,10 @@ pub fn response(
         // madsim one message; each simulated TCP stream carries at most ~1,000 per second).
         let mut chunk: Option<Vec<u8>> = None;
         while chunk.as_ref().map_or(first.len(), Vec::len) < WATCH_CHUNK_MAX_BYTES {
-            match futures::FutureExt::now_or_never(s.next()) {
+            match s.ready() {
                 Some(Some(more)) => chunk.get_or_insert_with(|| first.to_vec()).extend_from_slice(&more),
                 Some(None) => {
-                    s.deadline = tokio::time::Instant::now(); // ended: the next poll ends the body
+                    s.ended = true; // the next poll ends the body
                     break;
                 }
                 None => break,

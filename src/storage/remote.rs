@@ -485,12 +485,12 @@ impl RemoteStore {
         let deadline = Instant::now() + timeout;
         let remaining = || deadline.saturating_duration_since(Instant::now());
         let write = op.is_write();
-        let Ok(Ok(_permit)) = tokio::time::timeout(timeout, self.in_flight.acquire()).await else {
+        let Ok(Ok(_permit)) = crate::deadline::timeout(timeout, self.in_flight.acquire()).await else {
             return Err(StorageError::Unavailable(format!(
                 "{MAX_IN_FLIGHT_REQUESTS} store requests in flight for {timeout:?}; not sent"
             )));
         };
-        let connection = match tokio::time::timeout(remaining(), self.connection()).await {
+        let connection = match crate::deadline::timeout(remaining(), self.connection()).await {
             Ok(connection) => connection?,
             Err(_) => {
                 return Err(StorageError::Unavailable(format!(
@@ -508,7 +508,7 @@ impl RemoteStore {
         if let Err(e) = send(&connection.sender, ToStore::Call { id, op }).await {
             return Err(self.refused(e));
         }
-        match tokio::time::timeout(remaining(), answer_rx).await {
+        match crate::deadline::timeout(remaining(), answer_rx).await {
             Ok(Ok(Reply::Refused(error))) => Err(error),
             Ok(Ok(reply)) => Ok(reply),
             Ok(Err(_)) if write => Err(StorageError::Timeout(format!(
@@ -617,7 +617,7 @@ impl Storage for RemoteStore {
 
     async fn watch(&self, options: WatchOptions) -> StorageResult<WatchStream> {
         let timeout = self.config.timeout;
-        match tokio::time::timeout(timeout, self.start_watch(options)).await {
+        match crate::deadline::timeout(timeout, self.start_watch(options)).await {
             Ok(started) => started,
             Err(_) => Err(StorageError::Timeout(format!(
                 "the store at {} did not start the watch within {timeout:?}",
@@ -682,7 +682,7 @@ impl RemoteWatch {
                 return None;
             }
             let message =
-                match tokio::time::timeout(self.silence_limit, recv::<FromStore>(&mut self.receiver)).await {
+                match crate::deadline::timeout(self.silence_limit, recv::<FromStore>(&mut self.receiver)).await {
                     Err(_) => {
                         return self.end(StorageError::Unavailable(format!(
                             "no message from the store at {} within {:?}; the watch is presumed stalled",
