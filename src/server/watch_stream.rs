@@ -11,8 +11,8 @@ use futures::StreamExt;
 use http::{header, HeaderValue, Response, StatusCode};
 use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
-use tokio::sync::mpsc;
 use serde_json::{json, Value};
+use tokio::sync::mpsc;
 
 use super::Body;
 use crate::api::resources::Resource;

@@ -682,7 +682,9 @@ impl RemoteWatch {
                 return None;
             }
             let message =
-                match crate::deadline::timeout(self.silence_limit, recv::<FromStore>(&mut self.receiver)).await {
+                match crate::deadline::timeout(self.silence_limit, recv::<FromStore>(&mut self.receiver))
+                    .await
+                {
                     Err(_) => {
                         return self.end(StorageError::Unavailable(format!(
                             "no message from the store at {} within {:?}; the watch is presumed stalled",

@@ -131,7 +131,13 @@ pub(crate) fn api(
 
 /// A kubelet starting or stopping a pod.
 pub(crate) fn container(time: Time, node: &str, pod: &str, uid: &str, running: bool) -> Entry {
-    Entry::Container(Box::new(ContainerEvent { time, node: node.into(), pod: pod.into(), uid: uid.into(), running }))
+    Entry::Container(Box::new(ContainerEvent {
+        time,
+        node: node.into(),
+        pod: pod.into(),
+        uid: uid.into(),
+        running,
+    }))
 }
 
 /// An expectation.
