@@ -46,11 +46,6 @@ impl Deadline {
         Deadline::at(Instant::now() + after)
     }
 
-    /// The instant it is due.
-    pub fn due(&self) -> Instant {
-        self.due
-    }
-
     /// Whether it is due.
     pub fn is_due(&self) -> bool {
         Instant::now() >= self.due
@@ -62,6 +57,18 @@ impl Deadline {
         if due != self.due {
             self.due = due;
             self.sleep.as_mut().reset(due);
+        }
+    }
+
+    /// Waits until `due`, resetting to it, or forever when there is none: the timer of a loop
+    /// whose next wake-up may be nothing.
+    pub async fn wait_until(&mut self, due: Option<Instant>) {
+        match due {
+            Some(due) => {
+                self.reset(due);
+                self.await
+            }
+            None => std::future::pending().await,
         }
     }
 

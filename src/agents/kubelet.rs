@@ -230,16 +230,7 @@ impl Kubelet {
         // left a simulator timer behind on every event.
         let mut next_job = Deadline::after(Duration::ZERO);
         loop {
-            let deadline = agent.queue.first_key_value().map(|(k, _)| k.0);
-            if let Some(d) = deadline {
-                next_job.reset(d);
-            }
-            let sleep = async {
-                match deadline {
-                    Some(_) => (&mut next_job).await,
-                    None => std::future::pending().await,
-                }
-            };
+            let sleep = next_job.wait_until(agent.queue.first_key_value().map(|(k, _)| k.0));
             let ready_changed = async {
                 match ready_rx.as_mut() {
                     Some(r) => r.changed().await.is_ok(),

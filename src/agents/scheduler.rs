@@ -295,20 +295,14 @@ impl Scheduler {
                 }
             }
             let wake = match state.queue.next_ready_at() {
-                Some(at) if nodes_synced => Some(at.saturating_sub(state.now())),
+                Some(at) if nodes_synced => {
+                    Some(tokio::time::Instant::now() + at.saturating_sub(state.now()))
+                }
                 _ => None,
             };
-            if let Some(wake) = wake {
-                // Kept across iterations (see `crate::deadline`): a sleep made per event left a
-                // simulator timer behind on every one.
-                backoff_timer.reset(tokio::time::Instant::now() + wake);
-            }
-            let backoff_over = async {
-                match wake {
-                    Some(_) => (&mut backoff_timer).await,
-                    None => std::future::pending().await,
-                }
-            };
+            // Kept across iterations (see `crate::deadline`): a sleep made per event left a
+            // simulator timer behind on every one.
+            let backoff_over = backoff_timer.wait_until(wake);
             tokio::select! {
                 Some(e) = pods.recv() => match e {
                     InformerEvent::Relisted { items, .. } => state.relist_pods(&items),
