@@ -85,7 +85,7 @@ impl State {
         }
         if let Some(o) = self.initial.next() {
             return Some(Some(match self.table {
-                None => frame(EventType::Added.as_str(), &o.json()),
+                None => o.watch_line(EventType::Added.as_str(), o.revision),
                 Some(include) => table_frame(self.r, "ADDED", &o.json(), include),
             }));
         }

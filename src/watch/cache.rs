@@ -169,8 +169,18 @@ impl CachedObject {
     /// This object's JSON with another resourceVersion (a delete event carries the last state at
     /// the delete's revision).
     pub fn json_at(&self, revision: i64) -> Bytes {
-        let mut out = Vec::new();
+        object::with_resource_version(&self.stored, revision)
+    }
+
+    /// The watch-stream line `{"type":…,"object":…}\n` for this object at `revision`, with the
+    /// version spliced straight into the line (one copy of the object, not two).
+    pub fn watch_line(&self, kind: &str, revision: i64) -> Bytes {
+        let mut out = Vec::with_capacity(self.stored.len() + 64);
+        out.extend_from_slice(b"{\"type\":\"");
+        out.extend_from_slice(kind.as_bytes());
+        out.extend_from_slice(b"\",\"object\":");
         object::write_with_resource_version(&mut out, &self.stored, revision);
+        out.extend_from_slice(b"}\n");
         Bytes::from(out)
     }
 }
@@ -289,13 +299,7 @@ impl CachedEvent {
         self.frames[t.index()]
             .get_or_init(|| {
                 let (object, revision) = self.object_at(t);
-                let mut out = Vec::with_capacity(object.stored.len() + 64);
-                out.extend_from_slice(b"{\"type\":\"");
-                out.extend_from_slice(t.as_str().as_bytes());
-                out.extend_from_slice(b"\",\"object\":");
-                object::write_with_resource_version(&mut out, &object.stored, revision);
-                out.extend_from_slice(b"}\n");
-                Bytes::from(out)
+                object.watch_line(t.as_str(), revision)
             })
             .clone()
     }
