@@ -6,6 +6,7 @@ pub mod defaults;
 pub mod discovery;
 pub mod object;
 pub mod openapi;
+pub mod partial;
 pub mod patch;
 pub mod query;
 pub mod request_info;

@@ -893,6 +893,17 @@ fn decode<T: serde::de::DeserializeOwned>(kind: &str, obj: &Value) -> Result<T, 
     })
 }
 
+/// What a status update validates. Its spec is the stored one, untouched, so it is not decoded
+/// (a pod's spec is most of a status write's decoding otherwise).
+#[derive(serde::Deserialize)]
+#[serde(bound = "S: serde::de::DeserializeOwned")]
+struct MetaAndStatus<S> {
+    #[serde(default)]
+    metadata: ObjectMeta,
+    #[serde(default)]
+    status: Option<S>,
+}
+
 macro_rules! decode_or_return {
     ($kind:expr, $obj:expr, $t:ty) => {
         match decode::<$t>($kind, $obj) {
@@ -1116,16 +1127,16 @@ pub fn validate_update(kind: &str, new: &Value, old: &Value) -> Vec<FieldError> 
 pub fn validate_status_update(kind: &str, new: &Value, old: &Value) -> Vec<FieldError> {
     match kind {
         "Pod" => {
-            let n = decode_or_return!(kind, new, core::Pod);
-            let o = decode_or_return!(kind, old, core::Pod);
+            let n = decode_or_return!(kind, new, MetaAndStatus<core::PodStatus>);
+            let o = decode_or_return!(kind, old, MetaAndStatus<core::PodStatus>);
             let mut e = validate_object_meta_update(&n.metadata, &o.metadata, "metadata");
             e.extend(validate_pod_status(n.status.as_ref()));
             e
         }
         "Node" => validate_update(kind, new, old),
         "Namespace" => {
-            let n = decode_or_return!(kind, new, core::Namespace);
-            let o = decode_or_return!(kind, old, core::Namespace);
+            let n = decode_or_return!(kind, new, MetaAndStatus<core::NamespaceStatus>);
+            let o = decode_or_return!(kind, old, MetaAndStatus<core::NamespaceStatus>);
             let mut e = validate_object_meta_update(&n.metadata, &o.metadata, "metadata");
             let phase = n.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("");
             if n.metadata.deletion_timestamp.is_none() {

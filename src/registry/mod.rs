@@ -666,14 +666,17 @@ impl Registry {
         name: &str,
         subresource: Option<&str>,
         wq: &WriteQuery,
-        mut change: impl FnMut(Value) -> Result<Option<Value>, ApiError>,
+        mut change: impl FnMut(&Value) -> Result<Option<Value>, ApiError>,
     ) -> Result<Bytes, ApiError> {
         let key = r.storage_key(ns, name);
         let resource = qualified(r.plural, r.group);
         for _ in 0..self.config.update_retries_max {
-            let (current, revision) = self.read_stored(r, &key, name).await?;
-            let Some(mut new) = change(current.clone())? else {
-                return Ok(object::with_resource_version(&object::encode_for_storage(&current), revision));
+            let kv = self.storage.get(&key, None).await.map_err(|e| storage_error(r, name, e))?;
+            let revision = kv.mod_revision;
+            let current = object::decode_stored(&kv.value, revision)
+                .map_err(|e| ApiError::Internal(format!("stored object undecodable: {e}")))?;
+            let Some(mut new) = change(&current)? else {
+                return Ok(object::with_resource_version(&kv.value, revision));
             };
             if let Some(pinned) = object::meta_str(&new, "resourceVersion") {
                 if pinned != revision.to_string() {
@@ -699,8 +702,9 @@ impl Registry {
                     .unwrap_or(0);
                 object::set_meta(&mut new, "generation", json!(g + 1));
             }
+            // kube's GuaranteedUpdate: a write that would store the same bytes is no write.
             let stored = object::encode_for_storage(&new);
-            if stored == object::encode_for_storage(&current) {
+            if stored == kv.value {
                 return Ok(object::with_resource_version(&stored, revision));
             }
             let attributes = Attributes {
@@ -762,7 +766,8 @@ impl Registry {
             Some("status") => {
                 // Only status (and labels/annotations) change through the status subresource.
                 let mut merged = current.clone();
-                merged["status"] = new.get("status").cloned().unwrap_or(Value::Null);
+                merged["status"] =
+                    new.as_object_mut().and_then(|o| o.remove("status")).unwrap_or(Value::Null);
                 for field in ["labels", "annotations", "resourceVersion"] {
                     match object::meta(&new).and_then(|m| m.get(field)).cloned() {
                         Some(v) => object::set_meta(&mut merged, field, v),
@@ -823,9 +828,9 @@ impl Registry {
         body: &[u8],
         wq: &WriteQuery,
     ) -> Result<Bytes, ApiError> {
-        let new = self.decode_body(r, r.kind, body, wq)?;
+        let mut decoded = Some(self.decode_body(r, r.kind, body, wq)?);
         if r.namespaced {
-            if let (Some(body_ns), Some(ns)) = (object::namespace(&new), ns) {
+            if let (Some(body_ns), Some(ns)) = (decoded.as_ref().and_then(object::namespace), ns) {
                 if body_ns != ns {
                     return Err(ApiError::BadRequest(
                         "the namespace of the provided object does not match the namespace sent on the request"
@@ -835,7 +840,12 @@ impl Registry {
             }
         }
         self.guaranteed_update(user, r, ns, name, subresource, wq, |current| {
-            Self::updated(r, subresource, name, new.clone(), &current).map(Some)
+            // A retry (rare) decodes the body again rather than every attempt cloning the object.
+            let new = match decoded.take() {
+                Some(new) => new,
+                None => self.decode_body(r, r.kind, body, wq)?,
+            };
+            Self::updated(r, subresource, name, new, current).map(Some)
         })
         .await
     }
@@ -876,10 +886,10 @@ impl Registry {
             ))
         })?;
         self.guaranteed_update(user, r, ns, name, subresource, wq, |current| {
-            let patched = patch::apply_patch(patch_type, r.kind, &current, body).map_err(ApiError::from)?;
+            let patched = patch::apply_patch(patch_type, r.kind, current, body).map_err(ApiError::from)?;
             let bytes = serde_json::to_vec(&patched).map_err(|e| ApiError::Internal(e.to_string()))?;
             let new = self.decode_body(r, r.kind, &bytes, wq)?;
-            Self::updated(r, subresource, name, new, &current).map(Some)
+            Self::updated(r, subresource, name, new, current).map(Some)
         })
         .await
     }
@@ -913,7 +923,7 @@ impl Registry {
         let want_uid = object::meta_str(&binding, "uid").map(str::to_owned);
         let conflict =
             |message: String| ApiError::Conflict { resource: "pods".into(), name: name.into(), message };
-        self.guaranteed_update(user, pods, Some(ns), name, Some("binding"), wq, |mut pod| {
+        self.guaranteed_update(user, pods, Some(ns), name, Some("binding"), wq, |pod| {
             if let Some(uid) = &want_uid {
                 if object::meta_str(&pod, "uid") != Some(uid.as_str()) {
                     return Err(conflict(format!(
@@ -939,6 +949,7 @@ impl Registry {
                     "Operation cannot be fulfilled on pods/binding \"{name}\": pod {name} has non-empty .spec.schedulingGates"
                 )));
             }
+            let mut pod = pod.clone();
             pod["spec"]["nodeName"] = json!(node);
             let now = object::now_rfc3339();
             let status = pod.as_object_mut().expect("object").entry("status").or_insert_with(|| json!({}));

@@ -61,12 +61,13 @@ impl Registry {
             // Objects with finalizers (or not yet gone) are waited for on the next pass.
             return Ok(false);
         }
-        let change = |mut current: Value| -> Result<Option<Value>, ApiError> {
+        let change = |current: &Value| -> Result<Option<Value>, ApiError> {
             let Some(list) = current["spec"]["finalizers"].as_array() else { return Ok(None) };
             if !list.iter().any(|f| f == NAMESPACE_FINALIZER) {
                 return Ok(None);
             }
             let rest: Vec<Value> = list.iter().filter(|f| *f != NAMESPACE_FINALIZER).cloned().collect();
+            let mut current = current.clone();
             current["spec"]["finalizers"] = json!(rest);
             Ok(Some(current))
         };

@@ -20,10 +20,10 @@ use parking_lot::Mutex;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::api::object;
 use crate::api::resources::Resource;
 use crate::api::selector::{FieldSelector, LabelSelector};
 use crate::api::status::ApiError;
+use crate::api::{object, partial};
 use crate::storage::{
     Event, EventKind, KeyValue, ListOptions, Storage, StorageError, WatchItem, WatchOptions,
 };
@@ -139,9 +139,13 @@ impl CachedObject {
         stored: Bytes,
         revision: i64,
     ) -> Result<CachedObject, serde_json::Error> {
-        let value: Value = serde_json::from_slice(&stored)?;
+        let selectable = selectable_fields(resource.kind);
+        let mut paths = Vec::with_capacity(selectable.len() + 3);
+        paths.extend_from_slice(&["metadata.name", "metadata.namespace", "metadata.labels"]);
+        paths.extend_from_slice(selectable);
+        let value = partial::parse_paths(&stored, &paths)?;
         let mut fields = BTreeMap::new();
-        for &f in selectable_fields(resource.kind) {
+        for &f in selectable {
             if let Some(v) = field_value(&value, f) {
                 fields.insert(f, v);
             }
