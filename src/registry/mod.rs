@@ -925,14 +925,14 @@ impl Registry {
             |message: String| ApiError::Conflict { resource: "pods".into(), name: name.into(), message };
         self.guaranteed_update(user, pods, Some(ns), name, Some("binding"), wq, |pod| {
             if let Some(uid) = &want_uid {
-                if object::meta_str(&pod, "uid") != Some(uid.as_str()) {
+                if object::meta_str(pod, "uid") != Some(uid.as_str()) {
                     return Err(conflict(format!(
                         "Operation cannot be fulfilled on pods/binding \"{name}\": Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
-                        object::meta_str(&pod, "uid").unwrap_or_default()
+                        object::meta_str(pod, "uid").unwrap_or_default()
                     )));
                 }
             }
-            if object::meta_str(&pod, "deletionTimestamp").is_some() {
+            if object::meta_str(pod, "deletionTimestamp").is_some() {
                 return Err(conflict(format!(
                     "Operation cannot be fulfilled on pods/binding \"{name}\": pod {name} is being deleted, cannot be assigned to a host"
                 )));
