@@ -52,9 +52,17 @@ pub fn run_seed(scenario: &Scenario, seed: u64, report_path: &str, progress: Opt
         end: result.end,
     };
     let enabled = (!scenario.checks.enabled.is_empty()).then_some(scenario.checks.enabled.as_slice());
-    let violations = checkers::check(&result.history, &ctx, enabled);
-    let metrics = crate::metrics::compute(&result.history, &result.workload, result.cluster_up, result.end);
-    let digest = report::digest(&result.history);
+    // The checkers, the metrics and the digest are pure functions of the finished history (no
+    // simulated code runs any more), so the last two run beside the first on a second core.
+    let (violations, (metrics, digest)) = std::thread::scope(|s| {
+        let side = s.spawn(|| {
+            let metrics =
+                crate::metrics::compute(&result.history, &result.workload, result.cluster_up, result.end);
+            (metrics, report::digest(&result.history))
+        });
+        let violations = checkers::check(&result.history, &ctx, enabled);
+        (violations, side.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+    });
     let timeline = crate::timeline::compute(&result.history, &violations, result.end);
     let mut by_checker = std::collections::BTreeMap::new();
     for v in &violations {

@@ -7,11 +7,12 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use kubesim::agents::informer::{self, InformerConfig, InformerEvent};
+use kubesim::agents::informer::{self, InformerConfig, InformerEvent, InformerObject};
 use kubesim::client::ApiClient;
 use parking_lot::Mutex;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, Notify};
 
@@ -47,6 +48,45 @@ struct Track {
     delete_requested: bool,
     /// A delete is queued or being sent.
     deleting: bool,
+}
+
+/// What the observer reads of a pod or node. Its informers decode only these fields: building
+/// every pod as a `Value` was most of what observing cost.
+#[derive(Debug, Default, Deserialize)]
+struct Summary {
+    #[serde(default)]
+    metadata: SummaryMeta,
+    #[serde(default)]
+    status: Option<SummaryStatus>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SummaryMeta {
+    name: Option<String>,
+    resource_version: Option<String>,
+    deletion_timestamp: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct SummaryStatus {
+    phase: Option<String>,
+}
+
+impl InformerObject for Summary {
+    fn resource_version(&self) -> Option<&str> {
+        self.metadata.resource_version.as_deref()
+    }
+}
+
+impl Summary {
+    fn name(&self) -> Option<&str> {
+        self.metadata.name.as_deref()
+    }
+
+    fn phase(&self) -> &str {
+        self.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or_default()
+    }
 }
 
 #[derive(Default)]
@@ -266,23 +306,20 @@ impl Workload {
 
     async fn observe_nodes(self: Arc<Self>, client: ApiClient) {
         let (tx, mut rx) = mpsc::channel(EVENTS_QUEUE);
-        tokio::spawn(informer::run(client, InformerConfig::new("/api/v1/nodes"), tx));
+        tokio::spawn(informer::run_typed::<Summary>(client, InformerConfig::new("/api/v1/nodes"), tx));
         let mut names = std::collections::BTreeSet::new();
         while let Some(e) = rx.recv().await {
             match e {
                 InformerEvent::Relisted { items, .. } => {
-                    names = items
-                        .iter()
-                        .filter_map(|o| o["metadata"]["name"].as_str().map(str::to_owned))
-                        .collect();
+                    names = items.iter().filter_map(|o| o.name().map(str::to_owned)).collect();
                 }
                 InformerEvent::Applied(o) => {
-                    if let Some(n) = o["metadata"]["name"].as_str() {
+                    if let Some(n) = o.name() {
                         names.insert(n.to_owned());
                     }
                 }
                 InformerEvent::Deleted(o) => {
-                    if let Some(n) = o["metadata"]["name"].as_str() {
+                    if let Some(n) = o.name() {
                         names.remove(n);
                     }
                 }
@@ -295,16 +332,14 @@ impl Workload {
         let (tx, mut rx) = mpsc::channel(EVENTS_QUEUE);
         let mut config = InformerConfig::new(format!("/api/v1/namespaces/{NAMESPACE}/pods"));
         config.idle_timeout = Duration::from_secs(30);
-        tokio::spawn(informer::run(client, config, tx));
+        tokio::spawn(informer::run_typed::<Summary>(client, config, tx));
         while let Some(e) = rx.recv().await {
             let now = self.recorder.now();
             let mut s = self.state.lock();
             match e {
                 InformerEvent::Relisted { items, .. } => {
-                    let present: std::collections::BTreeSet<String> = items
-                        .iter()
-                        .filter_map(|o| o["metadata"]["name"].as_str().map(str::to_owned))
-                        .collect();
+                    let present: std::collections::BTreeSet<String> =
+                        items.iter().filter_map(|o| o.name().map(str::to_owned)).collect();
                     for (name, t) in s.pods.iter_mut() {
                         if !present.contains(name) {
                             t.exists = false;
@@ -316,7 +351,7 @@ impl Workload {
                 }
                 InformerEvent::Applied(o) => Self::seen(&mut s, &o, now, &deletes),
                 InformerEvent::Deleted(o) => {
-                    if let Some(t) = o["metadata"]["name"].as_str().and_then(|n| s.pods.get_mut(n)) {
+                    if let Some(t) = o.name().and_then(|n| s.pods.get_mut(n)) {
                         t.exists = false;
                     }
                 }
@@ -324,12 +359,12 @@ impl Workload {
         }
     }
 
-    fn seen(s: &mut State, o: &Value, now: Time, deletes: &mpsc::UnboundedSender<String>) {
-        let Some(name) = o["metadata"]["name"].as_str() else { return };
+    fn seen(s: &mut State, o: &Summary, now: Time, deletes: &mpsc::UnboundedSender<String>) {
+        let Some(name) = o.name() else { return };
         let t = s.pods.entry(name.to_owned()).or_default();
         t.exists = true;
         t.seen = true;
-        t.phase = o["status"]["phase"].as_str().unwrap_or_default().to_owned();
+        t.phase = o.phase().to_owned();
         if t.phase == "Running" && t.running_seen_at.is_none() {
             t.running_seen_at = Some(now);
         }
@@ -340,7 +375,7 @@ impl Workload {
         }
         // Reconcile as a controller would: a delayed create (sent before a timeout, delivered
         // after the pod was deleted) brings back a pod that should be gone.
-        let terminating = !o["metadata"]["deletionTimestamp"].is_null();
+        let terminating = o.metadata.deletion_timestamp.is_some();
         if t.expect == Some(ExpectedPhase::Deleted) && !t.deleting && !terminating {
             t.deleting = true;
             let _ = deletes.send(name.to_owned());

@@ -155,10 +155,16 @@ pub fn response(
         let first = s.next().await?;
         // Whatever else is ready goes out in the same chunk: one write instead of many (and under
         // madsim one message; each simulated TCP stream carries at most ~1,000 per second).
-        let mut chunk: Option<Vec<u8>> = None;
-        while chunk.as_ref().map_or(first.len(), Vec::len) < WATCH_CHUNK_MAX_BYTES {
+        // The lines are gathered first and copied once into a chunk of the exact size: growing
+        // the chunk by doubling reallocated (and touched fresh memory) several times per chunk.
+        let mut size = first.len();
+        let mut more = Vec::new();
+        while size < WATCH_CHUNK_MAX_BYTES {
             match s.ready() {
-                Some(Some(more)) => chunk.get_or_insert_with(|| first.to_vec()).extend_from_slice(&more),
+                Some(Some(line)) => {
+                    size += line.len();
+                    more.push(line);
+                }
                 Some(None) => {
                     s.ended = true; // the next poll ends the body
                     break;
@@ -166,7 +172,16 @@ pub fn response(
                 None => break,
             }
         }
-        let b = chunk.map_or(first, Bytes::from);
+        let b = if more.is_empty() {
+            first
+        } else {
+            let mut chunk = Vec::with_capacity(size);
+            chunk.extend_from_slice(&first);
+            for line in &more {
+                chunk.extend_from_slice(line);
+            }
+            Bytes::from(chunk)
+        };
         Some((Ok::<_, Infallible>(Frame::data(b)), s))
     });
     let mut resp = Response::new(BodyExt::boxed_unsync(StreamBody::new(StreamExt::boxed(stream))));
