@@ -52,6 +52,8 @@ pub const CLUSTER_UP_TIMEOUT: Duration = Duration::from_secs(120);
 const SCHEDULER_LEASE_KEY: &str = "/leases/kube-system/kube-scheduler";
 /// After everything settled, keep running this long so trailing events land in the history.
 pub const SETTLE: Duration = Duration::from_secs(2);
+/// How often (simulated) the world makes madsim drop its records of finished tasks.
+const TASK_PRUNE_EVERY: Duration = Duration::from_secs(1);
 
 /// What one run produced.
 #[derive(Debug)]
@@ -392,22 +394,31 @@ impl World {
         let world = Arc::new(self);
         let mut rng = ChaCha8Rng::seed_from_u64(world.seed ^ 0xc0ff_ee00);
         let applied = Arc::new(AtomicU32::new(0));
+        let mut fault_tasks = Vec::new();
         for (at, duration, fault) in faults {
             let world = world.clone();
             let fseed: u64 = rng.random();
             let applied = applied.clone();
-            tokio::spawn(async move {
+            fault_tasks.push(tokio::spawn(async move {
                 tokio::time::sleep_until(up + secs(at)).await;
                 applied.fetch_add(1, Ordering::Relaxed);
                 world.inject(fault, secs(duration), fseed).await;
-            });
+            }));
         }
         let healed = up + secs(last_heal);
         let max_end = up + secs(world.scenario.checks.max_duration_s);
         let deadline = healed + secs(world.scenario.checks.liveness_deadline_s);
         let mut last_progress = tokio::time::Instant::now();
+        let mut last_prune = last_progress;
         let timed_out = loop {
             let now = tokio::time::Instant::now();
+            if now.duration_since(last_prune) >= TASK_PRUNE_EVERY {
+                last_prune = now;
+                // madsim keeps a weak reference to every task a host ever spawned, and so the
+                // task's bookkeeping, until someone counts the tasks: a scale run spawns a task per
+                // store call and per binding, which kept ~150 B each for the whole run.
+                let _ = Handle::current().metrics().num_tasks();
+            }
             if now >= healed && world.workload.settled() {
                 break false;
             }
@@ -430,7 +441,7 @@ impl World {
         tokio::time::sleep(SETTLE).await;
         let end = world.recorder.now();
         let healed_at = cluster_up + secs(last_heal).as_nanos() as Time;
-        RunResult {
+        let result = RunResult {
             history: world.recorder.take(),
             cluster_up,
             healed_at,
@@ -439,7 +450,25 @@ impl World {
             faults_applied: applied.load(Ordering::Relaxed),
             net_messages: NetSim::current().stat().msg_count,
             timed_out,
+        };
+        world.tear_down(&fault_tasks).await;
+        result
+    }
+
+    /// Drops the simulated cluster. madsim never drops the tasks of a runtime that is dropped with
+    /// tasks still pending, so without this every host's state (the store, the caches, the
+    /// kubelets, their connections) stayed allocated through the checks, on top of what the
+    /// checkers build: the run's peak memory was both at once.
+    async fn tear_down(&self, fault_tasks: &[tokio::task::JoinHandle<()>]) {
+        for task in fault_tasks {
+            task.abort();
         }
+        let handle = Handle::current();
+        for host in self.hosts.values().flatten() {
+            handle.kill(host.id());
+        }
+        // A killed host's tasks are dropped when the executor next runs them.
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
 
     /// The index of the scheduler holding the leader Lease, read from the store itself (no
