@@ -23,6 +23,10 @@ impl History {
     }
 }
 
+/// A string the history holds many times over (a key, a client, a path, a node): interned by the
+/// recorder, so the millions of entries of a scale run share one copy of each.
+pub type Name = std::sync::Arc<str>;
+
 /// One recorded happening. The large variants are boxed: a scale run holds millions of entries,
 /// most of them store ops and watch events, and the enum is as big as its biggest variant.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -84,7 +88,7 @@ pub struct StoreOp {
     /// When its outcome was known (or the client gave up).
     pub returned: Time,
     /// The storage key, e.g. `/registry/pods/default/p-1`.
-    pub key: String,
+    pub key: Name,
     /// What it was.
     pub kind: StoreOpKind,
     /// How it ended.
@@ -131,15 +135,15 @@ pub enum StoreOutcome {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Attrs {
     /// metadata.namespace (empty for cluster-scoped).
-    pub namespace: String,
+    pub namespace: Name,
     /// metadata.name.
-    pub name: String,
+    pub name: Name,
     /// metadata.uid.
-    pub uid: String,
+    pub uid: Name,
     /// Pods: spec.nodeName (empty when unbound).
-    pub node_name: String,
+    pub node_name: Name,
     /// Pods: status.phase (empty when unset).
-    pub phase: String,
+    pub phase: Name,
     /// Pods: summed container cpu requests in millicores; nodes: allocatable cpu.
     pub cpu_milli: u64,
     /// Pods: summed container memory requests in bytes; nodes: allocatable memory.
@@ -158,7 +162,7 @@ pub struct Commit {
     /// The store revision of the write.
     pub revision: u64,
     /// The storage key, e.g. `/registry/pods/default/p-1` or `/registry/minions/node-1`.
-    pub key: String,
+    pub key: Name,
     /// The key was deleted (attrs are then those of the deleted object).
     pub deleted: bool,
     /// The object's fields.
@@ -190,7 +194,7 @@ pub enum Verb {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ApiCall {
     /// The client (agent) that made it, e.g. `kubelet-12`, `scheduler-0`, `workload`.
-    pub client: String,
+    pub client: Name,
     /// When it was sent.
     pub invoked: Time,
     /// When it was answered or given up.
@@ -198,7 +202,7 @@ pub struct ApiCall {
     /// The verb.
     pub verb: Verb,
     /// The path without the query, e.g. `/api/v1/namespaces/default/pods/p-1/binding`.
-    pub path: String,
+    pub path: Name,
     /// The request's resourceVersion parameter, if any.
     pub request_rv: Option<String>,
     /// HTTP status; 0 when no answer came (timeout, broken connection).
@@ -215,9 +219,9 @@ pub struct WatchOpen {
     /// The stream's id (unique within the run).
     pub watch: u64,
     /// The client that opened it.
-    pub client: String,
+    pub client: Name,
     /// The storage key prefix the watch covers, e.g. `/registry/pods/` or `/registry/pods/ns/`.
-    pub prefix: String,
+    pub prefix: Name,
     /// Field selector terms the watch filters on (`spec.nodeName`, `status.phase`,
     /// `metadata.name`, `metadata.namespace`); `None` when it filters on something the checkers
     /// cannot evaluate (e.g. a label selector).
@@ -265,7 +269,7 @@ pub struct WatchEvent {
     /// Its type.
     pub kind: EventType,
     /// The storage key of the object (empty for bookmarks and errors).
-    pub key: String,
+    pub key: Name,
     /// The object's resourceVersion (for errors: the Status code).
     pub rv: u64,
 }
@@ -276,11 +280,11 @@ pub struct ContainerEvent {
     /// When.
     pub time: Time,
     /// The node whose kubelet did it.
-    pub node: String,
+    pub node: Name,
     /// The pod's storage key.
-    pub pod: String,
+    pub pod: Name,
     /// The pod's uid.
-    pub uid: String,
+    pub uid: Name,
     /// Started (true) or stopped (false).
     pub running: bool,
 }
@@ -302,7 +306,7 @@ pub struct Expectation {
     /// When the expectation was set (a later one for the same pod replaces it).
     pub time: Time,
     /// The pod's storage key.
-    pub pod: String,
+    pub pod: Name,
     /// The phase.
     pub phase: ExpectedPhase,
 }

@@ -5,7 +5,9 @@
 //! Recording must not perturb the run: it never awaits, never draws randomness, and only reads the
 //! clock.
 
-use std::collections::BTreeMap;
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, HashSet};
+use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -25,7 +27,7 @@ use serde::Deserialize;
 
 use crate::history::{
     ApiCall, Attrs, Commit, ContainerEvent, Entry, EventType, Expectation, ExpectedPhase, FieldTerm, History,
-    StoreOp, StoreOpKind, StoreOutcome, Time, Verb, WatchEvent, WatchOpen,
+    Name, StoreOp, StoreOpKind, StoreOutcome, Time, Verb, WatchEvent, WatchOpen,
 };
 
 /// The etcd prefix keys are recorded under (the registry's keys are relative to it).
@@ -38,6 +40,9 @@ pub struct Recorder {
     next_watch: AtomicU64,
     /// Open client watches: id → storage prefix of the watched collection (to name event keys).
     watches: Mutex<BTreeMap<u64, String>>,
+    /// Every [`Name`] handed out, to hand out the same one again. A fixed hasher: the default one
+    /// seeds itself from the (simulated) random source and would change every run's draws.
+    names: Mutex<HashSet<Name, BuildHasherDefault<DefaultHasher>>>,
 }
 
 impl std::fmt::Debug for Recorder {
@@ -61,7 +66,19 @@ impl Recorder {
             history: Mutex::new(History { entries: Vec::with_capacity(entries) }),
             next_watch: AtomicU64::new(1),
             watches: Mutex::new(BTreeMap::new()),
+            names: Mutex::new(HashSet::default()),
         })
+    }
+
+    /// The shared copy of `s`.
+    pub fn name(&self, s: &str) -> Name {
+        let mut names = self.names.lock();
+        if let Some(n) = names.get(s) {
+            return n.clone();
+        }
+        let n: Name = s.into();
+        names.insert(n.clone());
+        n
     }
 
     /// Simulated nanoseconds since the run started.
@@ -100,16 +117,16 @@ impl Recorder {
 
     /// Notes what the workload expects of a pod (`pod` is its registry key).
     pub fn expect(&self, pod: &str, phase: ExpectedPhase) {
-        self.push(Entry::Expect(Expectation { time: self.now(), pod: pod.to_owned(), phase }));
+        self.push(Entry::Expect(Expectation { time: self.now(), pod: self.name(pod), phase }));
     }
 
     /// Notes a kubelet starting or stopping a pod.
     pub fn container(&self, node: &str, pod: &str, uid: &str, running: bool) {
         self.push(Entry::Container(Box::new(ContainerEvent {
             time: self.now(),
-            node: node.to_owned(),
-            pod: pod.to_owned(),
-            uid: uid.to_owned(),
+            node: self.name(node),
+            pod: self.name(pod),
+            uid: self.name(uid),
             running,
         })));
     }
@@ -118,11 +135,11 @@ impl Recorder {
     pub fn commit(&self, event: &Event) {
         let deleted = event.kind == EventKind::Delete;
         let source = if deleted { event.prev_kv.as_ref().map(|kv| &kv.value) } else { Some(&event.kv.value) };
-        let attrs = source.map(|v| attrs_of(&event.kv.key, v)).unwrap_or_default();
+        let attrs = source.map(|v| self.attrs_of(&event.kv.key, v)).unwrap_or_default();
         self.push(Entry::Commit(Box::new(Commit {
             time: self.now(),
             revision: event.kv.mod_revision as u64,
-            key: format!("{KEY_PREFIX}{}", event.kv.key),
+            key: self.name(&format!("{KEY_PREFIX}{}", event.kv.key)),
             deleted,
             attrs,
         })));
@@ -130,7 +147,8 @@ impl Recorder {
 
     /// A tap for one client, named `client` in the history.
     pub fn tap(self: &Arc<Self>, client: impl Into<String>) -> Arc<ClientTap> {
-        Arc::new(ClientTap { client: client.into(), recorder: self.clone() })
+        let client: String = client.into();
+        Arc::new(ClientTap { client: self.name(&client), recorder: self.clone() })
     }
 }
 
@@ -182,30 +200,32 @@ fn milli(q: Option<&String>) -> u64 {
     q.and_then(|q| kubesim::api::validation::parse_quantity(q)).map_or(0, |m| m.max(0) as u64)
 }
 
-/// The checkers' view of a stored object.
-fn attrs_of(key: &str, value: &[u8]) -> Attrs {
-    // Only pods and nodes carry fields the checkers use; other kinds keep namespace/name.
-    let Ok(o) = serde_json::from_slice::<Obj>(value) else { return Attrs::default() };
-    let mut a = Attrs {
-        namespace: o.metadata.namespace,
-        name: o.metadata.name,
-        uid: o.metadata.uid,
-        node_name: o.spec.node_name,
-        phase: o.status.phase,
-        terminating: o.metadata.deletion_timestamp.is_some(),
-        ..Attrs::default()
-    };
-    if key.starts_with("/pods/") {
-        for c in &o.spec.containers {
-            a.cpu_milli += milli(c.resources.requests.get("cpu"));
-            a.memory_bytes += milli(c.resources.requests.get("memory")) / 1000;
+impl Recorder {
+    /// The checkers' view of a stored object.
+    fn attrs_of(&self, key: &str, value: &[u8]) -> Attrs {
+        // Only pods and nodes carry fields the checkers use; other kinds keep namespace/name.
+        let Ok(o) = serde_json::from_slice::<Obj>(value) else { return Attrs::default() };
+        let mut a = Attrs {
+            namespace: self.name(&o.metadata.namespace),
+            name: self.name(&o.metadata.name),
+            uid: self.name(&o.metadata.uid),
+            node_name: self.name(&o.spec.node_name),
+            phase: self.name(&o.status.phase),
+            terminating: o.metadata.deletion_timestamp.is_some(),
+            ..Attrs::default()
+        };
+        if key.starts_with("/pods/") {
+            for c in &o.spec.containers {
+                a.cpu_milli += milli(c.resources.requests.get("cpu"));
+                a.memory_bytes += milli(c.resources.requests.get("memory")) / 1000;
+            }
+        } else if key.starts_with("/minions/") {
+            a.cpu_milli = milli(o.status.allocatable.get("cpu"));
+            a.memory_bytes = milli(o.status.allocatable.get("memory")) / 1000;
+            a.pods = milli(o.status.allocatable.get("pods")) / 1000;
         }
-    } else if key.starts_with("/minions/") {
-        a.cpu_milli = milli(o.status.allocatable.get("cpu"));
-        a.memory_bytes = milli(o.status.allocatable.get("memory")) / 1000;
-        a.pods = milli(o.status.allocatable.get("pods")) / 1000;
+        a
     }
-    a
 }
 
 /// What a request path names: its verb, the etcd prefix of its collection, and for single-object
@@ -312,7 +332,7 @@ struct LineMeta {
 
 /// One client's tap, naming it in the history.
 pub struct ClientTap {
-    client: String,
+    client: Name,
     recorder: Arc<Recorder>,
 }
 
@@ -341,7 +361,7 @@ impl ClientObserver for ClientTap {
             invoked: self.recorder.at(started),
             returned,
             verb: t.verb,
-            path: path.to_owned(),
+            path: self.recorder.name(path),
             request_rv: param(query, "resourceVersion"),
             status,
             rv,
@@ -358,7 +378,7 @@ impl ClientObserver for ClientTap {
             time: self.recorder.now(),
             watch: id,
             client: self.client.clone(),
-            prefix,
+            prefix: self.recorder.name(&prefix),
             fields: field_terms(query),
             start_rv,
             status: status.as_u16(),
@@ -374,7 +394,7 @@ impl ClientObserver for ClientTap {
             invoked: now,
             returned: now,
             verb: Verb::Watch,
-            path: p.to_owned(),
+            path: self.recorder.name(p),
             request_rv: param(query, "resourceVersion"),
             status: 0,
             rv: None,
@@ -391,12 +411,13 @@ impl ClientObserver for ClientTap {
             _ => EventType::Error,
         };
         let (key, rv) = match kind {
-            EventType::Error => (String::new(), l.object.code),
-            EventType::Bookmark => (String::new(), l.object.metadata.resource_version.parse().unwrap_or(0)),
+            EventType::Error => (Name::default(), l.object.code),
+            EventType::Bookmark => (Name::default(), l.object.metadata.resource_version.parse().unwrap_or(0)),
             _ => {
                 let prefix = self.recorder.watches.lock().get(&id).cloned().unwrap_or_default();
                 let m = &l.object.metadata;
-                (object_key(&prefix, &m.namespace, &m.name), m.resource_version.parse().unwrap_or(0))
+                let key = object_key(&prefix, &m.namespace, &m.name);
+                (self.recorder.name(&key), m.resource_version.parse().unwrap_or(0))
             }
         };
         self.recorder.push(Entry::WatchEvent(WatchEvent {
@@ -447,7 +468,7 @@ impl RecordingStore {
             client: self.client,
             invoked,
             returned: self.recorder.now(),
-            key: format!("{KEY_PREFIX}{key}"),
+            key: self.recorder.name(&format!("{KEY_PREFIX}{key}")),
             kind,
             outcome,
         }));
@@ -554,24 +575,24 @@ mod tests {
         let pod = br#"{"metadata":{"name":"p","namespace":"ns","uid":"u1","deletionTimestamp":"x"},
             "spec":{"nodeName":"n1","containers":[{"resources":{"requests":{"cpu":"250m","memory":"1Ki"}}},
             {"resources":{"requests":{"cpu":"1"}}}]},"status":{"phase":"Running"}}"#;
-        let a = attrs_of("/pods/ns/p", pod);
-        assert_eq!((a.name.as_str(), a.namespace.as_str(), a.uid.as_str()), ("p", "ns", "u1"));
-        assert_eq!((a.node_name.as_str(), a.phase.as_str()), ("n1", "Running"));
+        let a = Recorder::new().attrs_of("/pods/ns/p", pod);
+        assert_eq!((&*a.name, &*a.namespace, &*a.uid), ("p", "ns", "u1"));
+        assert_eq!((&*a.node_name, &*a.phase), ("n1", "Running"));
         assert_eq!((a.cpu_milli, a.memory_bytes, a.terminating), (1250, 1024, true));
         let node =
             br#"{"metadata":{"name":"n1"},"status":{"allocatable":{"cpu":"4","memory":"2Gi","pods":"110"}}}"#;
-        let a = attrs_of("/minions/n1", node);
+        let a = Recorder::new().attrs_of("/minions/n1", node);
         assert_eq!((a.cpu_milli, a.memory_bytes, a.pods), (4000, 2 << 30, 110));
     }
 
     #[test]
     fn watch_paths_map_to_prefixes_and_filters() {
         let t = target(&Method::GET, "/api/v1/pods", Some("watch=true")).unwrap();
-        assert_eq!((t.verb, t.prefix.as_str()), (Verb::Watch, "/registry/pods/"));
+        assert_eq!((t.verb, &*t.prefix), (Verb::Watch, "/registry/pods/"));
         let t = target(&Method::GET, "/api/v1/nodes", None).unwrap();
-        assert_eq!((t.verb, t.prefix.as_str()), (Verb::List, "/registry/minions/"));
+        assert_eq!((t.verb, &*t.prefix), (Verb::List, "/registry/minions/"));
         let t = target(&Method::POST, "/api/v1/namespaces/d/pods/p/binding", None).unwrap();
-        assert_eq!((t.verb, t.prefix.as_str()), (Verb::Create, "/registry/pods/d/"));
+        assert_eq!((t.verb, &*t.prefix), (Verb::Create, "/registry/pods/d/"));
         let f = field_terms(Some("fieldSelector=spec.nodeName%3Dn1%2Cstatus.phase%21%3DFailed")).unwrap();
         assert_eq!(f.len(), 2);
         assert!(f[0].equals && f[0].value == "n1" && !f[1].equals);

@@ -237,7 +237,7 @@ pub fn compute(history: &History, violations: &[Violation], end: Time) -> Timeli
                     }
                 }
             }
-            Entry::Container(c) if c.running && started_uids.insert(c.uid.as_str()) => {
+            Entry::Container(c) if c.running && started_uids.insert(&*c.uid) => {
                 pods_started[b] += 1;
             }
             _ => {}

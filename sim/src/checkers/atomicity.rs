@@ -32,7 +32,7 @@ pub(crate) fn check(history: &History, streams: &Streams<'_>, log: &CommitLog<'_
             let c = l.commit;
             let problem = if c.key != e.key {
                 Some(format!("the commit at rv {} (entry {}) is of {}", e.rv, l.entry, c.key))
-            } else if !c.key.starts_with(&s.open.prefix) {
+            } else if !c.key.starts_with(&*s.open.prefix) {
                 Some("the key is outside the stream's prefix".to_owned())
             } else if c.deleted && e.kind != EventType::Deleted {
                 Some(format!("the commit at rv {} (entry {}) is a delete", e.rv, l.entry))

@@ -39,16 +39,16 @@ pub(crate) fn check(history: &History, out: &mut Collector) {
                 }
             }
             Entry::Commit(c) if c.key.starts_with("/registry/pods/") => {
-                let key = c.key.as_str();
+                let key = &*c.key;
                 if c.deleted {
                     deletes.entry(key).or_default().push(c.time);
                     bound.remove(key);
                     continue;
                 }
-                if bound.get(key).is_some_and(|&(uid, _, _)| uid != c.attrs.uid) {
+                if bound.get(key).is_some_and(|&(uid, _, _)| uid != &*c.attrs.uid) {
                     bound.remove(key);
                 }
-                let node = c.attrs.node_name.as_str();
+                let node = &*c.attrs.node_name;
                 if node.is_empty() {
                     continue;
                 }

@@ -46,14 +46,14 @@ pub(crate) fn check(history: &History, out: &mut Collector) {
                 (!c.deleted).then_some((c.attrs.cpu_milli, c.attrs.memory_bytes, c.attrs.pods));
             touched[0] = Some(name);
         } else if c.key.starts_with(PODS) {
-            if let Some((name, cpu, mem)) = running.remove(c.key.as_str()) {
+            if let Some((name, cpu, mem)) = running.remove(&*c.key) {
                 let used = &mut nodes.entry(name).or_default().used;
                 *used = (used.0 - cpu, used.1 - mem, used.2 - 1);
                 touched[0] = Some(name);
             }
             let a = &c.attrs;
-            if !c.deleted && a.phase == "Running" && !a.node_name.is_empty() {
-                let name = a.node_name.as_str();
+            if !c.deleted && &*a.phase == "Running" && !a.node_name.is_empty() {
+                let name = &*a.node_name;
                 let (cpu, mem) = (a.cpu_milli as u128, a.memory_bytes as u128);
                 running.insert(&c.key, (name, cpu, mem));
                 let used = &mut nodes.entry(name).or_default().used;

@@ -39,7 +39,7 @@ impl<'h> CommitLog<'h> {
         commits.sort_by_key(|l| l.commit.revision);
         let mut last: BTreeMap<&str, usize> = BTreeMap::new();
         for (pos, l) in commits.iter_mut().enumerate() {
-            let key = l.commit.key.as_str();
+            let key = &*l.commit.key;
             l.prev = last.get(key).copied();
             if l.commit.deleted {
                 last.remove(key);

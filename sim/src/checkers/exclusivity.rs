@@ -15,13 +15,13 @@ pub(crate) fn check(history: &History, out: &mut Collector) {
     let mut running: BTreeMap<&str, BTreeMap<&str, usize>> = BTreeMap::new();
     for (entry, e) in history.entries.iter().enumerate() {
         let Entry::Container(c) = e else { continue };
-        let id = if c.uid.is_empty() { c.pod.as_str() } else { c.uid.as_str() };
+        let id = if c.uid.is_empty() { &*c.pod } else { &*c.uid };
         let nodes = running.entry(id).or_default();
         if !c.running {
-            nodes.remove(c.node.as_str());
+            nodes.remove(&*c.node);
             continue;
         }
-        if let Some((other, at)) = nodes.iter().find(|(n, _)| **n != c.node) {
+        if let Some((other, at)) = nodes.iter().find(|(n, _)| **n != &*c.node) {
             out.report(c.time, entry, || {
                 format!(
                     "pod {} (uid {}) started on {} while still running on {other} (since entry {at})",

@@ -34,7 +34,7 @@ pub(crate) fn pod(ns: &str, name: &str, node: &str, phase: &str) -> Attrs {
     Attrs {
         namespace: ns.into(),
         name: name.into(),
-        uid: format!("uid-{name}"),
+        uid: format!("uid-{name}").into(),
         node_name: node.into(),
         phase: phase.into(),
         ..Attrs::default()

@@ -86,7 +86,7 @@ pub(crate) fn check(history: &History, log: &CommitLog<'_>, out: &mut Collector)
         .collect();
     let mut by_key: BTreeMap<&str, Vec<Op<'_>>> = BTreeMap::new();
     for o in &all {
-        by_key.entry(o.op.key.as_str()).or_default().push(*o);
+        by_key.entry(&*o.op.key).or_default().push(*o);
     }
     // Every Ok write, by revision: which write (if any) owns a revision.
     let mut writes: Vec<Op<'_>> = all.iter().filter(|o| o.is_write() && o.ok().is_some()).copied().collect();

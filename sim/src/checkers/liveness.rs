@@ -16,8 +16,8 @@ pub(crate) const NAME: &str = "liveness-after-healing";
 
 fn in_phase(phase: ExpectedPhase, c: &Commit) -> bool {
     match phase {
-        ExpectedPhase::Running => !c.deleted && c.attrs.phase == "Running",
-        ExpectedPhase::Completed => !c.deleted && matches!(c.attrs.phase.as_str(), "Succeeded" | "Failed"),
+        ExpectedPhase::Running => !c.deleted && &*c.attrs.phase == "Running",
+        ExpectedPhase::Completed => !c.deleted && matches!(&*c.attrs.phase, "Succeeded" | "Failed"),
         ExpectedPhase::Deleted => c.deleted,
     }
 }
@@ -47,7 +47,7 @@ pub(crate) fn check(history: &History, ctx: &CheckContext, out: &mut Collector) 
         .collect();
     for e in &history.entries {
         let Entry::Commit(c) = e else { continue };
-        let (Some(fate), Some((_, x))) = (fates.get_mut(c.key.as_str()), expected.get(c.key.as_str())) else {
+        let (Some(fate), Some((_, x))) = (fates.get_mut(&*c.key), expected.get(&*c.key)) else {
             continue;
         };
         fate.since = if in_phase(x.phase, c) { fate.since.or(Some(c.time)) } else { None };

@@ -74,7 +74,7 @@ impl MatchIndex {
             if index.by_prefix.is_empty() {
                 continue;
             }
-            let key = l.commit.key.as_str();
+            let key = &*l.commit.key;
             for (i, _) in key.match_indices('/') {
                 if let Some(list) = index.by_prefix.get_mut(&key[..=i]) {
                     list.push(pos);

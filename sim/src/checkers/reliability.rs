@@ -56,12 +56,12 @@ pub(crate) fn check(
             .iter()
             .map(|&i| event(history, i))
             .filter(|e| is_object(e.kind))
-            .map(|e| (e.rv, e.key.as_str()))
+            .map(|e| (e.rv, &*e.key))
             .collect();
         delivered.sort_unstable();
         let mut missing = index.seen(log, s, lo, hi).filter(|&p| {
             let c = log.commits[p].commit;
-            delivered.binary_search(&(c.revision, c.key.as_str())).is_err()
+            delivered.binary_search(&(c.revision, &*c.key)).is_err()
         });
         let Some(first) = missing.next() else { continue };
         let count = 1 + missing.count();

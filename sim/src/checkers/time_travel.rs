@@ -73,14 +73,14 @@ pub(crate) fn check<'h>(history: &'h History, streams: &Streams<'h>, out: &mut C
     for (entry, e) in history.entries.iter().enumerate() {
         if let Entry::Api(c) = e {
             if c.verb == Verb::List && c.status == 200 && c.rv.is_some() {
-                let lineage = lineage::storage_prefix(&c.path).unwrap_or_else(|| c.path.clone());
+                let lineage = lineage::storage_prefix(&c.path).unwrap_or_else(|| c.path.to_string());
                 steps.push((entry, Step::List { lineage: intern(&c.client, lineage) }));
             }
         }
     }
     let mut stream_lineage = Vec::with_capacity(streams.streams.len());
     for (i, s) in streams.streams.iter().enumerate() {
-        stream_lineage.push(intern(&s.open.client, s.open.prefix.clone()));
+        stream_lineage.push(intern(&s.open.client, s.open.prefix.to_string()));
         steps.push((s.open_entry, Step::Open { stream: i }));
         let mut first = true;
         for (p, &entry) in s.events.iter().enumerate() {

@@ -15,7 +15,7 @@ pub(crate) fn check(history: &History, streams: &Streams<'_>, out: &mut Collecto
             .iter()
             .map(|&i| (event(history, i), i))
             .filter(|(e, _)| is_object(e.kind))
-            .map(|(e, i)| (e.rv, e.key.as_str(), i))
+            .map(|(e, i)| (e.rv, &*e.key, i))
             .collect();
         seen.sort_unstable();
         for pair in seen.windows(2) {
