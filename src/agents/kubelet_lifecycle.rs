@@ -854,7 +854,8 @@ struct TrackedPod {
     pod: CompactPod,
 }
 
-/// A pod object kept as its JSON bytes, plus the fields read on every event.
+/// A pod object kept as the JSON bytes of the parts its status writes use (see [`KeptPod`]),
+/// plus the fields read on every event.
 #[derive(Debug, Clone)]
 struct CompactPod {
     json: Box<[u8]>,
@@ -862,12 +863,62 @@ struct CompactPod {
     restart_policy: Box<str>,
 }
 
+/// What a kubelet keeps of a pod between events: the metadata, the containers, the status. Its
+/// status writes build the new status from these and send them to `pods/{name}/status`, which
+/// takes only the status, labels and annotations from the body (as kube's status strategy does);
+/// admission has already read the rest from the event. Tolerations, security context and the
+/// other defaulted spec fields were about a third of every kept pod and of every status body.
+#[derive(serde::Serialize)]
+struct KeptPod<'a> {
+    #[serde(rename = "apiVersion", skip_serializing_if = "Option::is_none")]
+    api_version: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kind: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata: Option<&'a Value>,
+    spec: KeptSpec<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<&'a Value>,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct KeptSpec<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    node_name: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    restart_policy: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    init_containers: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    containers: Option<&'a Value>,
+}
+
+impl<'a> KeptPod<'a> {
+    fn of(pod: &'a Value) -> Self {
+        let spec = pod.get("spec");
+        let field = |name: &str| spec.and_then(|s| s.get(name));
+        KeptPod {
+            api_version: pod.get("apiVersion"),
+            kind: pod.get("kind"),
+            metadata: pod.get("metadata"),
+            spec: KeptSpec {
+                node_name: field("nodeName"),
+                restart_policy: field("restartPolicy"),
+                init_containers: field("initContainers"),
+                containers: field("containers"),
+            },
+            status: pod.get("status"),
+        }
+    }
+}
+
 impl CompactPod {
     fn new(pod: &Value) -> CompactPod {
         CompactPod {
-            // A Value always serializes. Copied out at its exact size: shrinking the doubled
-            // serialization buffer in place would keep the whole block.
-            json: Box::from(serde_json::to_vec(pod).unwrap_or_default().as_slice()),
+            // References to a Value always serialize. Copied out at its exact size: shrinking the
+            // doubled serialization buffer in place would keep the whole block.
+            json: Box::from(serde_json::to_vec(&KeptPod::of(pod)).unwrap_or_default().as_slice()),
             resource_version: str_at(pod, &["metadata", "resourceVersion"]).and_then(|v| v.parse().ok()),
             restart_policy: restart_policy(pod).into(),
         }
@@ -1178,7 +1229,8 @@ impl PodTracker {
         self.remove(key)
     }
 
-    /// The latest pod object seen for `key` (decoded on each call: the tracker keeps it compact).
+    /// What the tracker keeps of the latest pod object seen for `key`: its metadata, containers,
+    /// restart policy, node and status (decoded on each call: the tracker keeps it compact).
     pub fn pod(&self, key: &str) -> Option<Value> {
         self.pods.get(key).map(|p| p.pod.value())
     }
@@ -1994,6 +2046,33 @@ mod tests {
         let mut p = pod.clone();
         p["status"] = status;
         p
+    }
+
+    #[test]
+    fn the_kept_pod_has_what_status_writes_use_and_nothing_else() {
+        let mut t = PodTracker::new(&cfg(), 1);
+        let mut p = pod_on("web", "n1", "250m", "64Mi");
+        p["metadata"]["labels"] = json!({"app": "web"});
+        p["metadata"]["resourceVersion"] = json!("7");
+        p["spec"]["initContainers"] = json!([{"name": "init", "image": "busybox:1.36"}]);
+        p["spec"]["restartPolicy"] = json!("OnFailure");
+        p["spec"]["tolerations"] = json!([{"key": "k", "operator": "Exists"}]);
+        p["spec"]["dnsPolicy"] = json!("ClusterFirst");
+        t.observe(&p);
+        let kept = t.pod(&key("web")).expect("tracked");
+        assert_eq!(kept["metadata"], p["metadata"]);
+        assert_eq!(kept["status"], p["status"]);
+        assert_eq!((&kept["apiVersion"], &kept["kind"]), (&p["apiVersion"], &p["kind"]));
+        for f in ["nodeName", "restartPolicy", "initContainers", "containers"] {
+            assert_eq!(kept["spec"][f], p["spec"][f], "spec.{f}");
+        }
+        assert!(kept["spec"].get("tolerations").is_none() && kept["spec"].get("dnsPolicy").is_none());
+        // The statuses built from it equal those built from the whole pod.
+        assert_eq!(
+            running_status(&kept, "10.0.0.1", "10.244.0.2", T1),
+            running_status(&p, "10.0.0.1", "10.244.0.2", T1)
+        );
+        assert_eq!(completed_status(&kept, false, T1), completed_status(&p, false, T1));
     }
 
     #[test]
