@@ -21,7 +21,7 @@ use crate::api::selector::{FieldSelector, LabelSelector};
 use crate::api::status::{qualified, success_status, ApiError, Cause};
 use crate::api::{defaults, patch, validation};
 use crate::auth::user::{UserInfo, MASTERS};
-use crate::storage::{ListOptions, Storage, StorageError};
+use crate::storage::{KeyValue, ListOptions, Storage, StorageError};
 use crate::watch::cache::{CachedObject, Filter, Subscription, WatchCache, WatchCacheConfig, WatchStart};
 
 /// Limits and switches of the registry.
@@ -371,11 +371,12 @@ impl Registry {
         UserInfo::authenticated("system:apiserver", "", vec![MASTERS.into()])
     }
 
-    async fn read_stored(&self, r: &Resource, key: &str, name: &str) -> Result<(Value, i64), ApiError> {
+    /// The stored object, decoded with its resourceVersion, and the key-value it came from.
+    async fn read_stored(&self, r: &Resource, key: &str, name: &str) -> Result<(Value, KeyValue), ApiError> {
         let kv = self.storage.get(key, None).await.map_err(|e| storage_error(r, name, e))?;
         let obj = object::decode_stored(&kv.value, kv.mod_revision)
             .map_err(|e| ApiError::Internal(format!("stored object undecodable: {e}")))?;
-        Ok((obj, kv.mod_revision))
+        Ok((obj, kv))
     }
 
     /// GET of one object.
@@ -671,10 +672,8 @@ impl Registry {
         let key = r.storage_key(ns, name);
         let resource = qualified(r.plural, r.group);
         for _ in 0..self.config.update_retries_max {
-            let kv = self.storage.get(&key, None).await.map_err(|e| storage_error(r, name, e))?;
+            let (current, kv) = self.read_stored(r, &key, name).await?;
             let revision = kv.mod_revision;
-            let current = object::decode_stored(&kv.value, revision)
-                .map_err(|e| ApiError::Internal(format!("stored object undecodable: {e}")))?;
             let Some(mut new) = change(&current)? else {
                 return Ok(object::with_resource_version(&kv.value, revision));
             };
@@ -1004,7 +1003,8 @@ impl Registry {
         let key = r.storage_key(ns, name);
         let resource = qualified(r.plural, r.group);
         for _ in 0..self.config.update_retries_max {
-            let (current, revision) = self.read_stored(r, &key, name).await?;
+            let (current, kv) = self.read_stored(r, &key, name).await?;
+            let revision = kv.mod_revision;
             if let Some(uid) = &pre_uid {
                 if object::meta_str(&current, "uid") != Some(uid.as_str()) {
                     return Err(ApiError::Conflict {
