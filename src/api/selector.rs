@@ -64,7 +64,12 @@ impl Requirement {
 
     /// Whether this requirement matches the label set (kube's `Requirement.Matches`).
     pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
-        let got = labels.get(&self.key);
+        self.matches_with(|k| labels.get(k).map(String::as_str))
+    }
+
+    /// [`Requirement::matches`] with labels read through `label` (a packed label set).
+    pub fn matches_with<'a>(&self, label: impl Fn(&str) -> Option<&'a str>) -> bool {
+        let got = label(&self.key);
         match self.operator {
             Operator::In | Operator::Equals | Operator::DoubleEquals => {
                 got.is_some_and(|v| self.has_value(v))
@@ -153,6 +158,11 @@ impl LabelSelector {
     /// Whether every requirement matches the labels.
     pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
         self.requirements.iter().all(|r| r.matches(labels))
+    }
+
+    /// [`LabelSelector::matches`] with labels read through `label`.
+    pub fn matches_with<'a>(&self, label: impl Fn(&str) -> Option<&'a str> + Copy) -> bool {
+        self.requirements.iter().all(|r| r.matches_with(label))
     }
 
     /// True when the selector has no requirement (matches everything).

@@ -159,7 +159,7 @@ fn clear(o: &mut Objects, kind: Kind) {
 }
 
 fn key(obj: &CachedObject) -> (String, String) {
-    (obj.namespace.clone().unwrap_or_default(), obj.name.clone())
+    (obj.namespace().unwrap_or_default().to_owned(), obj.name().to_owned())
 }
 
 fn put(o: &mut Objects, kind: Kind, obj: &CachedObject) {
@@ -171,7 +171,7 @@ fn put(o: &mut Objects, kind: Kind, obj: &CachedObject) {
         }
         Kind::ClusterRole => {
             if let Some(v) = parse(obj) {
-                o.cluster_roles.insert(obj.name.clone(), v);
+                o.cluster_roles.insert(obj.name().to_owned(), v);
             }
         }
         Kind::RoleBinding => {
@@ -181,7 +181,7 @@ fn put(o: &mut Objects, kind: Kind, obj: &CachedObject) {
         }
         Kind::ClusterRoleBinding => {
             if let Some(v) = parse(obj) {
-                o.cluster_role_bindings.insert(obj.name.clone(), v);
+                o.cluster_role_bindings.insert(obj.name().to_owned(), v);
             }
         }
     }
@@ -190,9 +190,9 @@ fn put(o: &mut Objects, kind: Kind, obj: &CachedObject) {
 fn remove(o: &mut Objects, kind: Kind, obj: &CachedObject) {
     match kind {
         Kind::Role => drop(o.roles.remove(&key(obj))),
-        Kind::ClusterRole => drop(o.cluster_roles.remove(&obj.name)),
+        Kind::ClusterRole => drop(o.cluster_roles.remove(obj.name())),
         Kind::RoleBinding => drop(o.role_bindings.remove(&key(obj))),
-        Kind::ClusterRoleBinding => drop(o.cluster_role_bindings.remove(&obj.name)),
+        Kind::ClusterRoleBinding => drop(o.cluster_role_bindings.remove(obj.name())),
     }
 }
 

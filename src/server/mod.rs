@@ -331,7 +331,7 @@ impl ApiServer {
         let pods = resources::find("", "v1", "pods")?;
         let key = pods.storage_key(Some(namespace), name);
         let node = match self.registry.cache(pods) {
-            Some(cache) => cache.get(&key)?.fields.get("spec.nodeName").cloned(),
+            Some(cache) => cache.get(&key)?.field("spec.nodeName").map(str::to_owned),
             None => {
                 let kv = self.registry.storage().get(&key, None).await.ok()?;
                 let pod = crate::api::object::decode_stored(&kv.value, kv.mod_revision).ok()?;

@@ -20,6 +20,7 @@ use parking_lot::Mutex;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use super::selectable::Selectable;
 use crate::api::resources::Resource;
 use crate::api::selector::{FieldSelector, LabelSelector};
 use crate::api::status::ApiError;
@@ -67,14 +68,8 @@ pub struct CachedObject {
     /// spliced in doubled the cache's memory, and nearly every object is sent only as part of a
     /// watch event, whose line is made once.
     pub stored: Bytes,
-    /// Namespace, if namespaced.
-    pub namespace: Option<String>,
-    /// Name.
-    pub name: String,
-    /// Labels.
-    pub labels: BTreeMap<String, String>,
-    /// Selectable fields (`spec.nodeName`, `status.phase`, ...).
-    pub fields: BTreeMap<&'static str, String>,
+    /// Name, namespace, labels and selectable fields.
+    selectable: Selectable,
 }
 
 /// The fields a field selector may name, per kind (k/k ToSelectableFields).
@@ -114,19 +109,6 @@ pub fn selectable_fields(kind: &str) -> &'static [&'static str] {
     }
 }
 
-fn field_value(obj: &Value, path: &str) -> Option<String> {
-    let mut v = obj;
-    for part in path.split('.') {
-        v = v.get(part)?;
-    }
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
 impl CachedObject {
     /// Builds the cached form of a stored key-value.
     pub fn from_kv(resource: &Resource, kv: &KeyValue) -> Result<CachedObject, serde_json::Error> {
@@ -143,26 +125,37 @@ impl CachedObject {
         let mut paths = Vec::with_capacity(selectable.len() + 3);
         paths.extend_from_slice(&["metadata.name", "metadata.namespace", "metadata.labels"]);
         paths.extend_from_slice(selectable);
-        let value = partial::parse_paths(&stored, &paths)?;
-        let mut fields = BTreeMap::new();
-        for &f in selectable {
-            if let Some(v) = field_value(&value, f) {
-                fields.insert(f, v);
+        let mut value = partial::parse_paths(&stored, &paths)?;
+        // A Pod's missing spec.hostNetwork reads as "false", as kube's selectable fields give it.
+        if resource.kind == "Pod" && value.pointer("/spec/hostNetwork").is_none() {
+            if let Some(v) = value.as_object_mut() {
+                let spec = v.entry("spec").or_insert_with(|| Value::Object(Default::default()));
+                if let Some(spec) = spec.as_object_mut() {
+                    spec.insert("hostNetwork".into(), Value::Bool(false));
+                }
             }
         }
-        // A Pod's missing spec.hostNetwork reads as "false", as kube's selectable fields give it.
-        if resource.kind == "Pod" {
-            fields.entry("spec.hostNetwork").or_insert_with(|| "false".into());
-        }
-        Ok(CachedObject {
-            key,
-            revision,
-            stored,
-            namespace: object::namespace(&value).map(str::to_owned),
-            name: object::name(&value).unwrap_or_default().to_owned(),
-            labels: object::labels(&value),
-            fields,
-        })
+        Ok(CachedObject { key, revision, stored, selectable: Selectable::new(&value, selectable) })
+    }
+
+    /// metadata.name.
+    pub fn name(&self) -> &str {
+        self.selectable.name()
+    }
+
+    /// metadata.namespace, if namespaced.
+    pub fn namespace(&self) -> Option<&str> {
+        self.selectable.namespace()
+    }
+
+    /// A selectable field (`spec.nodeName`, `status.phase`, ...), if the object has it.
+    pub fn field(&self, path: &str) -> Option<&str> {
+        self.selectable.field(path)
+    }
+
+    /// A label's value.
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.selectable.label(key)
     }
 
     /// This object's JSON, carrying its resourceVersion.
@@ -204,20 +197,23 @@ impl Filter {
     /// Whether the object passes.
     pub fn matches(&self, o: &CachedObject) -> bool {
         if let Some(ns) = &self.namespace {
-            if o.namespace.as_deref() != Some(ns.as_str()) {
+            if o.namespace() != Some(ns.as_str()) {
                 return false;
             }
         }
         if let Some(l) = &self.labels {
-            if !l.matches(&o.labels) {
+            if !l.matches_with(|k| o.label(k)) {
                 return false;
             }
         }
         if let Some(f) = &self.fields {
-            let lookup = |field: &str| match field {
-                "metadata.name" => Some(o.name.clone()),
-                "metadata.namespace" => o.namespace.clone(),
-                other => o.fields.get(other).cloned(),
+            let lookup = |field: &str| {
+                match field {
+                    "metadata.name" => Some(o.name()),
+                    "metadata.namespace" => o.namespace(),
+                    other => o.field(other),
+                }
+                .map(str::to_owned)
             };
             if !f.matches(lookup) {
                 return false;
@@ -779,12 +775,10 @@ impl WatchCache {
 
     fn fan_out(&self, inner: &mut CacheInner, event: &Arc<CachedEvent>) {
         let mut targets: Vec<u64> = inner.general.iter().copied().collect();
-        for node in [
-            event.object.fields.get("spec.nodeName"),
-            event.prev.as_ref().and_then(|p| p.fields.get("spec.nodeName")),
-        ]
-        .into_iter()
-        .flatten()
+        for node in
+            [event.object.field("spec.nodeName"), event.prev.as_ref().and_then(|p| p.field("spec.nodeName"))]
+                .into_iter()
+                .flatten()
         {
             if let Some(ids) = inner.node_index.get(node) {
                 targets.extend(ids.iter().copied());
