@@ -125,9 +125,17 @@ impl State {
             Some(node) => {
                 self.queue.forget(&req.key);
                 self.pending.remove(&req.key);
-                if let Some((previous, _)) =
-                    self.assigned.insert(req.key.clone(), (node.clone(), req.clone()))
-                {
+                // Kept for node accounting only (key and requests): the filters' inputs were
+                // most of a scale run's scheduler memory.
+                let kept = PodRequest {
+                    uid: None,
+                    scheduler_name: String::new(),
+                    node_selector: BTreeMap::new(),
+                    required_node_affinity: None,
+                    tolerations: Vec::new(),
+                    ..req.clone()
+                };
+                if let Some((previous, _)) = self.assigned.insert(req.key.clone(), (node.clone(), kept)) {
                     if previous != node {
                         if let Some(info) = self.nodes.get_mut(&previous) {
                             info.remove_pod(&req.key);
