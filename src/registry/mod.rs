@@ -519,6 +519,25 @@ impl Registry {
     /// Decodes a write body: JSON, the right kind, the canonical typed form; strict decoding when
     /// asked for.
     fn decode_body(&self, r: &Resource, kind: &str, body: &[u8], wq: &WriteQuery) -> Result<Value, ApiError> {
+        let api_version = if kind == r.kind { r.api_version() } else { "v1".into() };
+        let mut canonical = match strategy::canonicalize_bytes(kind, body) {
+            Some(canonical) => canonical,
+            None => Self::decode_body_tree(kind, &api_version, body, wq)?,
+        };
+        canonical["apiVersion"] = json!(api_version);
+        canonical["kind"] = json!(kind);
+        strategy::convert_wire_only_fields(kind, &mut canonical);
+        Ok(canonical)
+    }
+
+    /// [`Registry::decode_body`] through a parsed tree: every body a typed decode refuses, or
+    /// with fields it ignores, comes here for the exact error or the unknown fields' paths.
+    fn decode_body_tree(
+        kind: &str,
+        api_version: &str,
+        body: &[u8],
+        wq: &WriteQuery,
+    ) -> Result<Value, ApiError> {
         let value: Value = serde_json::from_slice(body).map_err(|e| {
             ApiError::BadRequest(format!("the object provided is unrecognized (must be of type {kind}): {e}"))
         })?;
@@ -527,7 +546,6 @@ impl Registry {
                 "the object provided is unrecognized (must be of type {kind})"
             )));
         }
-        let api_version = if kind == r.kind { r.api_version() } else { "v1".into() };
         if let Some(k) = value.get("kind").and_then(Value::as_str) {
             if k != kind {
                 return Err(ApiError::BadRequest(format!(
@@ -542,13 +560,10 @@ impl Registry {
                 )));
             }
         }
-        let (mut canonical, unknown) = strategy::canonicalize(kind, &api_version, &value)?;
+        let (canonical, unknown) = strategy::canonicalize(kind, api_version, &value)?;
         if !unknown.is_empty() && wq.field_validation == FieldValidation::Strict {
             return Err(strategy::strict_error(&unknown));
         }
-        canonical["apiVersion"] = json!(api_version);
-        canonical["kind"] = json!(kind);
-        strategy::convert_wire_only_fields(kind, &mut canonical);
         Ok(canonical)
     }
 

@@ -82,32 +82,46 @@ pub fn spec_changed(new: &Value, old: &Value) -> bool {
     new.get("spec") != old.get("spec")
 }
 
+/// Something to do with a kind's typed wire struct (Rust has no generic closures).
+trait WithType {
+    type Out;
+    fn call<T: serde::de::DeserializeOwned + serde::Serialize>(self) -> Self::Out;
+}
+
+/// Runs `f` with `kind`'s k8s-openapi type; `None` for a kind without one.
+fn with_type<F: WithType>(kind: &str, f: F) -> Option<F::Out> {
+    Some(match kind {
+        "Pod" => f.call::<core::v1::Pod>(),
+        "Node" => f.call::<core::v1::Node>(),
+        "Namespace" => f.call::<core::v1::Namespace>(),
+        "ConfigMap" => f.call::<core::v1::ConfigMap>(),
+        "Secret" => f.call::<core::v1::Secret>(),
+        "Event" => f.call::<core::v1::Event>(),
+        "Binding" => f.call::<core::v1::Binding>(),
+        "Lease" => f.call::<coordination::v1::Lease>(),
+        "LimitRange" => f.call::<core::v1::LimitRange>(),
+        "ResourceQuota" => f.call::<core::v1::ResourceQuota>(),
+        "Role" => f.call::<rbac::v1::Role>(),
+        "RoleBinding" => f.call::<rbac::v1::RoleBinding>(),
+        "ClusterRole" => f.call::<rbac::v1::ClusterRole>(),
+        "ClusterRoleBinding" => f.call::<rbac::v1::ClusterRoleBinding>(),
+        _ => return None,
+    })
+}
+
 /// Decodes a body as the kind's typed wire struct and back: the canonical object, with unknown
 /// fields dropped, and the paths of the fields that were dropped.
 pub fn canonicalize(kind: &str, api_version: &str, body: &Value) -> Result<(Value, Vec<String>), ApiError> {
-    fn round<T: serde::de::DeserializeOwned + serde::Serialize>(v: &Value) -> Result<Value, String> {
-        // Straight from the borrowed tree: `from_value` would need a clone of the whole body.
-        let typed = T::deserialize(v).map_err(|e| e.to_string())?;
-        serde_json::to_value(&typed).map_err(|e| e.to_string())
+    struct Round<'a>(&'a Value);
+    impl WithType for Round<'_> {
+        type Out = Result<Value, String>;
+        fn call<T: serde::de::DeserializeOwned + serde::Serialize>(self) -> Self::Out {
+            // Straight from the borrowed tree: `from_value` would need a clone of the whole body.
+            let typed = T::deserialize(self.0).map_err(|e| e.to_string())?;
+            serde_json::to_value(&typed).map_err(|e| e.to_string())
+        }
     }
-    let canonical = match kind {
-        "Pod" => round::<core::v1::Pod>(body),
-        "Node" => round::<core::v1::Node>(body),
-        "Namespace" => round::<core::v1::Namespace>(body),
-        "ConfigMap" => round::<core::v1::ConfigMap>(body),
-        "Secret" => round::<core::v1::Secret>(body),
-        "Event" => round::<core::v1::Event>(body),
-        "Binding" => round::<core::v1::Binding>(body),
-        "Lease" => round::<coordination::v1::Lease>(body),
-        "LimitRange" => round::<core::v1::LimitRange>(body),
-        "ResourceQuota" => round::<core::v1::ResourceQuota>(body),
-        "Role" => round::<rbac::v1::Role>(body),
-        "RoleBinding" => round::<rbac::v1::RoleBinding>(body),
-        "ClusterRole" => round::<rbac::v1::ClusterRole>(body),
-        "ClusterRoleBinding" => round::<rbac::v1::ClusterRoleBinding>(body),
-        _ => Ok(body.clone()),
-    }
-    .map_err(|e| {
+    let canonical = with_type(kind, Round(body)).unwrap_or_else(|| Ok(body.clone())).map_err(|e| {
         ApiError::BadRequest(format!(
             "{kind} in version \"{api_version}\" cannot be handled as a {kind}: {e}"
         ))
@@ -115,6 +129,29 @@ pub fn canonicalize(kind: &str, api_version: &str, body: &Value) -> Result<(Valu
     let mut unknown = Vec::new();
     unknown_fields(body, &canonical, &mut String::new(), &mut unknown);
     Ok((canonical, unknown))
+}
+
+/// The canonical object straight from a body's bytes, without the intermediate tree, when that
+/// is all there is to it: a kind with a typed struct, a body that decodes as one, and no field the
+/// struct ignores. `None` sends the body down [`canonicalize`], which gives errors and unknown
+/// fields their exact form. A typed decode that succeeds has also checked `apiVersion` and `kind`
+/// (k8s-openapi refuses others), so the result is what the general path would give.
+pub fn canonicalize_bytes(kind: &str, body: &[u8]) -> Option<Value> {
+    struct Direct<'a>(&'a [u8]);
+    impl WithType for Direct<'_> {
+        type Out = Option<Value>;
+        fn call<T: serde::de::DeserializeOwned + serde::Serialize>(self) -> Self::Out {
+            let mut ignored = false;
+            let mut de = serde_json::Deserializer::from_slice(self.0);
+            let typed: T = serde_ignored::deserialize(&mut de, |_| ignored = true).ok()?;
+            de.end().ok()?;
+            if ignored {
+                return None;
+            }
+            serde_json::to_value(&typed).ok()
+        }
+    }
+    with_type(kind, Direct(body)).flatten()
 }
 
 /// The paths of `original`'s fields that `canonical` lacks. One path buffer serves the whole walk:
@@ -211,5 +248,45 @@ mod tests {
         assert_eq!(pod_grace_seconds(&bound, None), 10);
         assert_eq!(pod_grace_seconds(&bound, Some(0)), 0);
         assert_eq!(pod_grace_seconds(&json!({"spec": {}}), Some(30)), 0, "unscheduled pods go at once");
+    }
+
+    #[test]
+    fn bytes_give_the_tree_path_s_object_or_step_aside() {
+        let pod = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "p", "namespace": "ns", "labels": {"a": "b"}, "annotations": {"x": "y"}},
+            "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "i",
+                "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}},
+                "ports": [{"containerPort": 80}]}], "tolerations": [{"key": "k", "operator": "Exists"}]},
+            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}});
+        let bare_binding = json!({"metadata": {"name": "p"}, "target": {"kind": "Node", "name": "n1"}});
+        let lease = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": "l"}, "spec": {"holderIdentity": "h", "leaseDurationSeconds": 40}});
+        for (kind, api_version, body) in [
+            ("Pod", "v1", &pod),
+            ("Binding", "v1", &bare_binding),
+            ("Lease", "coordination.k8s.io/v1", &lease),
+        ] {
+            let bytes = serde_json::to_vec(body).unwrap();
+            let fast = canonicalize_bytes(kind, &bytes).unwrap_or_else(|| panic!("{kind} stepped aside"));
+            let (tree, unknown) = canonicalize(kind, api_version, body).unwrap();
+            assert!(unknown.is_empty());
+            assert_eq!(fast, tree, "{kind}");
+        }
+        // What the tree path must answer: unknown fields (even empty ones, which it forgives),
+        // another kind or version, a wrong type, not an object, not JSON, trailing bytes.
+        for (kind, body) in [
+            ("Pod", r#"{"kind":"Pod","spec":{"bogus":1}}"#),
+            ("Pod", r#"{"kind":"Pod","extra":{}}"#),
+            ("Pod", r#"{"kind":"Node"}"#),
+            ("Pod", r#"{"apiVersion":"v2","kind":"Pod"}"#),
+            ("Binding", r#"{"kind":"Pod","metadata":{"name":"p"}}"#),
+            ("Pod", r#"{"spec":{"containers":"nope"}}"#),
+            ("Pod", r#"[]"#),
+            ("Pod", r#"{"kind":"Pod""#),
+            ("Pod", r#"{"kind":"Pod"} {}"#),
+            ("Widget", r#"{"kind":"Widget"}"#),
+        ] {
+            assert_eq!(canonicalize_bytes(kind, body.as_bytes()), None, "{body}");
+        }
     }
 }
